@@ -1,0 +1,47 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# vhnet: out-of-tree in-kernel virtio-net backend.
+#
+#   make [KDIR=...]        build vhnet.ko against KDIR
+#   make install           modules_install + depmod
+#   make lint              checkpatch --strict (+ sparse) over all sources
+#   make check             full VM test run on every supported kernel
+#   make check-quick       one kernel, for fast iteration
+#   make demo              the main job end to end
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+PWD := $(CURDIR)
+BUILD ?= $(CURDIR)/build
+
+.PHONY: all modules install clean deps lint sparse check check-quick demo bench
+
+all: modules
+
+modules:
+	$(MAKE) -C $(KDIR) M=$(PWD) modules
+
+install: modules
+	$(MAKE) -C $(KDIR) M=$(PWD) modules_install
+	depmod -a $(notdir $(patsubst %/build,%,$(KDIR)))
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(PWD) clean 2>/dev/null || true
+	rm -rf $(BUILD)
+
+deps:
+	tools/vm/deps.sh
+
+lint: deps
+	tools/lint.sh
+
+check: deps
+	tools/vm/check.sh --all
+
+check-quick: deps
+	tools/vm/check.sh --quick
+
+demo: deps
+	tools/vm/demo.sh
+
+bench: deps
+	tools/vm/bench.sh
