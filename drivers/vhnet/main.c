@@ -1,0 +1,554 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhnet: an in-kernel virtio-net backend.  /dev/vhnet speaks the vhost
+ * ioctl UAPI; each open file is one device with an RX and a TX queue.
+ */
+#include <linux/module.h>
+#include <linux/miscdevice.h>
+#include <linux/fs.h>
+#include <linux/file.h>
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/eventfd.h>
+#include <linux/nospec.h>
+#include <linux/uaccess.h>
+#include <linux/vhost.h>
+#include <linux/virtio_net.h>
+
+#include "vhnet.h"
+
+static unsigned short max_mem_regions = 64;
+module_param(max_mem_regions, ushort, 0644);
+MODULE_PARM_DESC(max_mem_regions, "Maximum memory table regions (default 64)");
+
+static struct vhnet_vq *vhnet_vq_get(struct vhnet_dev *dev, u32 index)
+{
+	if (index >= VHNET_NVQS)
+		return NULL;
+	return &dev->vqs[array_index_nospec(index, VHNET_NVQS)];
+}
+
+static void vhnet_vq_set_features(struct vhnet_vq *vq, u64 features)
+{
+	size_t hdr = sizeof(struct virtio_net_hdr);
+
+	if (features & ((1ULL << VIRTIO_NET_F_MRG_RXBUF) |
+			(1ULL << VIRTIO_F_VERSION_1)))
+		hdr = sizeof(struct virtio_net_hdr_mrg_rxbuf);
+	vq->features = features;
+	/* Either vhnet handles the header or the socket does. */
+	if (features & (1ULL << VHOST_NET_F_VIRTIO_NET_HDR)) {
+		vq->vhost_hlen = hdr;
+		vq->sock_hlen = 0;
+	} else {
+		vq->vhost_hlen = 0;
+		vq->sock_hlen = hdr;
+	}
+}
+
+/* Detach the backend; the caller holds vq->mutex and fputs the result. */
+static struct file *vhnet_vq_detach(struct vhnet_vq *vq)
+{
+	struct file *file = vq->sock_file;
+
+	vhnet_poll_stop(&vq->sock_poll);
+	vq->sock_file = NULL;
+	vq->sock = NULL;
+	vq->tx_blocked = false;
+	return file;
+}
+
+static void vhnet_vq_clear_eventfds(struct vhnet_vq *vq)
+{
+	vhnet_poll_stop(&vq->kick_poll);
+	if (vq->kick)
+		fput(vq->kick);
+	if (vq->call)
+		eventfd_ctx_put(vq->call);
+	if (vq->err)
+		eventfd_ctx_put(vq->err);
+	vq->kick = NULL;
+	vq->call = NULL;
+	vq->err = NULL;
+}
+
+static void vhnet_vq_reset(struct vhnet_vq *vq)
+{
+	vq->num = 0;
+	vq->addr_set = false;
+	vq->desc = NULL;
+	vq->avail = NULL;
+	vq->used = NULL;
+	vq->last_avail_idx = 0;
+	vq->avail_idx = 0;
+	vq->last_used_idx = 0;
+	vq->signalled_used_valid = false;
+	vq->broken = false;
+	vq->nheads = 0;
+	vhnet_vq_set_features(vq, 0);
+	memset(&vq->stats, 0, sizeof(vq->stats));
+}
+
+/* Release everything the owner set up; the device becomes unowned. */
+static void vhnet_dev_cleanup(struct vhnet_dev *dev)
+{
+	struct file *files[VHNET_NVQS];
+	int i;
+
+	/* No wakeup may reach the worker once it is gone. */
+	for (i = 0; i < VHNET_NVQS; i++) {
+		struct vhnet_vq *vq = &dev->vqs[i];
+
+		mutex_lock(&vq->mutex);
+		files[i] = vhnet_vq_detach(vq);
+		vhnet_poll_stop(&vq->kick_poll);
+		mutex_unlock(&vq->mutex);
+	}
+	vhnet_worker_stop(dev);
+	for (i = 0; i < VHNET_NVQS; i++) {
+		if (files[i])
+			fput(files[i]);
+		vhnet_vq_clear_eventfds(&dev->vqs[i]);
+		vhnet_vq_reset(&dev->vqs[i]);
+	}
+	kvfree(dev->mem);
+	dev->mem = NULL;
+	dev->features = 0;
+	dev->backend_features = 0;
+	if (dev->mm)
+		mmput(dev->mm);
+	dev->mm = NULL;
+	dev->owner_pid = 0;
+}
+
+static int vhnet_open(struct inode *inode, struct file *f)
+{
+	struct vhnet_dev *dev;
+	int i;
+
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL_ACCOUNT);
+	if (!dev)
+		return -ENOMEM;
+	mutex_init(&dev->mutex);
+	for (i = 0; i < VHNET_NVQS; i++) {
+		struct vhnet_vq *vq = &dev->vqs[i];
+
+		vq->dev = dev;
+		vq->index = i;
+		mutex_init(&vq->mutex);
+		vq->iov = kvmalloc_array(UIO_MAXIOV, sizeof(*vq->iov),
+					 GFP_KERNEL_ACCOUNT);
+		vq->heads = kvmalloc_array(UIO_MAXIOV, sizeof(*vq->heads),
+					   GFP_KERNEL_ACCOUNT);
+		if (!vq->iov || !vq->heads)
+			goto err;
+		vhnet_work_init(&vq->work, i == VHNET_VQ_RX ? vhnet_handle_rx :
+							       vhnet_handle_tx);
+		vhnet_poll_init(&vq->kick_poll, dev, &vq->work, EPOLLIN);
+		vhnet_poll_init(&vq->sock_poll, dev, &vq->work,
+				i == VHNET_VQ_RX ? EPOLLIN : EPOLLOUT);
+		vhnet_vq_reset(vq);
+	}
+	f->private_data = dev;
+	return 0;
+err:
+	for (i = 0; i < VHNET_NVQS; i++) {
+		kvfree(dev->vqs[i].iov);
+		kvfree(dev->vqs[i].heads);
+	}
+	kfree(dev);
+	return -ENOMEM;
+}
+
+static int vhnet_release(struct inode *inode, struct file *f)
+{
+	struct vhnet_dev *dev = f->private_data;
+	int i;
+
+	vhnet_dev_cleanup(dev);
+	for (i = 0; i < VHNET_NVQS; i++) {
+		kvfree(dev->vqs[i].iov);
+		kvfree(dev->vqs[i].heads);
+	}
+	kfree(dev);
+	return 0;
+}
+
+static long vhnet_set_owner(struct vhnet_dev *dev, unsigned int cmd,
+			    void __user *argp)
+{
+	int ret;
+
+	if (dev->mm)
+		return -EBUSY;
+	if (!current->mm)
+		return -EINVAL;
+	mmget(current->mm);
+	dev->mm = current->mm;
+	dev->owner_pid = task_tgid_nr(current);
+	ret = vhnet_worker_start(dev);
+	if (ret) {
+		mmput(dev->mm);
+		dev->mm = NULL;
+		dev->owner_pid = 0;
+	}
+	return ret;
+}
+
+static long vhnet_reset_owner(struct vhnet_dev *dev, unsigned int cmd,
+			      void __user *argp)
+{
+	vhnet_dev_cleanup(dev);
+	return 0;
+}
+
+static long vhnet_get_features(struct vhnet_dev *dev, unsigned int cmd,
+			       void __user *argp)
+{
+	u64 features = cmd == VHOST_GET_FEATURES ? VHNET_FEATURES : 0;
+
+	return copy_to_user(argp, &features, sizeof(features)) ? -EFAULT : 0;
+}
+
+static long vhnet_set_features(struct vhnet_dev *dev, unsigned int cmd,
+			       void __user *argp)
+{
+	u64 features;
+	int i;
+
+	if (copy_from_user(&features, argp, sizeof(features)))
+		return -EFAULT;
+	if (cmd == VHOST_SET_BACKEND_FEATURES) {
+		if (features)
+			return -EOPNOTSUPP;
+		dev->backend_features = features;
+		return 0;
+	}
+	if (features & ~VHNET_FEATURES)
+		return -EOPNOTSUPP;
+	dev->features = features;
+	for (i = 0; i < VHNET_NVQS; i++) {
+		mutex_lock(&dev->vqs[i].mutex);
+		vhnet_vq_set_features(&dev->vqs[i], features);
+		mutex_unlock(&dev->vqs[i].mutex);
+	}
+	return 0;
+}
+
+static long vhnet_set_mem_table(struct vhnet_dev *dev, unsigned int cmd,
+				void __user *argp)
+{
+	struct vhnet_mem *mem, *old;
+
+	mem = vhnet_mem_from_user(argp, READ_ONCE(max_mem_regions));
+	if (IS_ERR(mem))
+		return PTR_ERR(mem);
+	/* The worker reads dev->mem only under a vq mutex: hold both. */
+	mutex_lock(&dev->vqs[VHNET_VQ_RX].mutex);
+	mutex_lock_nested(&dev->vqs[VHNET_VQ_TX].mutex, 1);
+	old = dev->mem;
+	dev->mem = mem;
+	mutex_unlock(&dev->vqs[VHNET_VQ_TX].mutex);
+	mutex_unlock(&dev->vqs[VHNET_VQ_RX].mutex);
+	kvfree(old);
+	return 0;
+}
+
+static long vhnet_vring_state(struct vhnet_dev *dev, unsigned int cmd,
+			      void __user *argp)
+{
+	struct vhost_vring_state s;
+	struct vhnet_vq *vq;
+	long ret = 0;
+
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	vq = vhnet_vq_get(dev, s.index);
+	if (!vq)
+		return -ENOBUFS;
+
+	mutex_lock(&vq->mutex);
+	switch (cmd) {
+	case VHOST_SET_VRING_NUM:
+		if (vq->sock)
+			ret = -EBUSY;
+		else if (!s.num || s.num > VHNET_RING_MAX || !is_power_of_2(s.num))
+			ret = -EINVAL;
+		else
+			vq->num = s.num;
+		break;
+	case VHOST_SET_VRING_BASE:
+		if (vq->sock) {
+			ret = -EBUSY;
+		} else if (s.num > U16_MAX) {
+			ret = -EINVAL;
+		} else {
+			vq->last_avail_idx = s.num;
+			vq->avail_idx = s.num;
+			vq->broken = false;
+		}
+		break;
+	case VHOST_GET_VRING_BASE:
+		s.num = vq->last_avail_idx;
+		if (copy_to_user(argp, &s, sizeof(s)))
+			ret = -EFAULT;
+		break;
+	}
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+static long vhnet_vring_addr(struct vhnet_dev *dev, unsigned int cmd,
+			     void __user *argp)
+{
+	struct vhost_vring_addr a;
+	struct vhnet_vq *vq;
+	long ret;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	vq = vhnet_vq_get(dev, a.index);
+	if (!vq)
+		return -ENOBUFS;
+	/* No dirty logging (VHOST_F_LOG_ALL is not offered). */
+	if (a.flags)
+		return -EOPNOTSUPP;
+
+	mutex_lock(&vq->mutex);
+	ret = -EBUSY;
+	if (vq->sock)
+		goto out;
+	ret = vhnet_vq_check_addr(vq->num, a.desc_user_addr,
+				  a.avail_user_addr, a.used_user_addr);
+	if (ret)
+		goto out;
+	vq->desc = (struct vring_desc __user *)(uintptr_t)a.desc_user_addr;
+	vq->avail = (struct vring_avail __user *)(uintptr_t)a.avail_user_addr;
+	vq->used = (struct vring_used __user *)(uintptr_t)a.used_user_addr;
+	vq->addr_set = true;
+	vq->broken = false;
+out:
+	mutex_unlock(&vq->mutex);
+	return ret;
+}
+
+static long vhnet_vring_file(struct vhnet_dev *dev, unsigned int cmd,
+			     void __user *argp)
+{
+	struct vhost_vring_file vf;
+	struct eventfd_ctx *ctx = NULL, *old_ctx = NULL;
+	struct file *file = NULL, *old_file = NULL;
+	struct vhnet_vq *vq;
+
+	if (copy_from_user(&vf, argp, sizeof(vf)))
+		return -EFAULT;
+	vq = vhnet_vq_get(dev, vf.index);
+	if (!vq)
+		return -ENOBUFS;
+
+	if (vf.fd != VHOST_FILE_UNBIND) {
+		if (cmd == VHOST_SET_VRING_KICK) {
+			file = fget(vf.fd);
+			if (!file)
+				return -EBADF;
+			ctx = eventfd_ctx_fileget(file);
+			if (IS_ERR(ctx)) {
+				fput(file);
+				return PTR_ERR(ctx);
+			}
+			eventfd_ctx_put(ctx);
+			ctx = NULL;
+		} else {
+			ctx = eventfd_ctx_fdget(vf.fd);
+			if (IS_ERR(ctx))
+				return PTR_ERR(ctx);
+		}
+	}
+
+	mutex_lock(&vq->mutex);
+	switch (cmd) {
+	case VHOST_SET_VRING_KICK:
+		vhnet_poll_stop(&vq->kick_poll);
+		old_file = vq->kick;
+		vq->kick = file;
+		if (file)
+			vhnet_poll_start(&vq->kick_poll, file);
+		break;
+	case VHOST_SET_VRING_CALL:
+		old_ctx = vq->call;
+		vq->call = ctx;
+		break;
+	case VHOST_SET_VRING_ERR:
+		old_ctx = vq->err;
+		vq->err = ctx;
+		break;
+	}
+	mutex_unlock(&vq->mutex);
+
+	if (old_file)
+		fput(old_file);
+	if (old_ctx)
+		eventfd_ctx_put(old_ctx);
+	return 0;
+}
+
+static long vhnet_set_backend(struct vhnet_dev *dev, unsigned int cmd,
+			      void __user *argp)
+{
+	struct vhost_vring_file vf;
+	struct file *file = NULL, *old;
+	struct socket *sock = NULL;
+	struct vhnet_vq *vq;
+	long ret;
+
+	if (copy_from_user(&vf, argp, sizeof(vf)))
+		return -EFAULT;
+	vq = vhnet_vq_get(dev, vf.index);
+	if (!vq)
+		return -ENOBUFS;
+
+	if (vf.fd != VHOST_FILE_UNBIND) {
+		file = fget(vf.fd);
+		if (!file)
+			return -EBADF;
+		sock = vhnet_sock_from_file(file);
+		if (IS_ERR(sock)) {
+			fput(file);
+			return PTR_ERR(sock);
+		}
+	}
+
+	mutex_lock(&vq->mutex);
+	if (file) {
+		ret = -EINVAL;
+		if (!vq->num || !vq->addr_set)
+			goto err;
+		ret = vhnet_vq_check_addr(vq->num, (uintptr_t)vq->desc,
+					  (uintptr_t)vq->avail,
+					  (uintptr_t)vq->used);
+		if (ret)
+			goto err;
+	}
+	old = vhnet_vq_detach(vq);
+	ret = 0;
+	if (file) {
+		ret = vhnet_vq_start(vq);
+		if (ret) {
+			mutex_unlock(&vq->mutex);
+			fput(file);
+			goto out;
+		}
+		vq->sock_file = file;
+		vq->sock = sock;
+		if (vq->index == VHNET_VQ_RX)
+			vhnet_poll_start(&vq->sock_poll, file);
+		/* Pick up whatever the guest queued before the attach. */
+		vhnet_work_queue(dev, &vq->work);
+	}
+	mutex_unlock(&vq->mutex);
+out:
+	if (old) {
+		vhnet_worker_flush(dev);
+		fput(old);
+	}
+	return ret;
+err:
+	mutex_unlock(&vq->mutex);
+	fput(file);
+	return ret;
+}
+
+struct vhnet_ioctl {
+	unsigned int cmd;
+	bool before_owner;	/* allowed on an unowned device */
+	long (*fn)(struct vhnet_dev *dev, unsigned int cmd, void __user *argp);
+};
+
+static const struct vhnet_ioctl vhnet_ioctls[] = {
+	{ VHOST_GET_FEATURES,		true,  vhnet_get_features },
+	{ VHOST_SET_FEATURES,		false, vhnet_set_features },
+	{ VHOST_GET_BACKEND_FEATURES,	true,  vhnet_get_features },
+	{ VHOST_SET_BACKEND_FEATURES,	true,  vhnet_set_features },
+	{ VHOST_SET_OWNER,		true,  vhnet_set_owner },
+	{ VHOST_RESET_OWNER,		false, vhnet_reset_owner },
+	{ VHOST_SET_MEM_TABLE,		false, vhnet_set_mem_table },
+	{ VHOST_SET_VRING_NUM,		false, vhnet_vring_state },
+	{ VHOST_SET_VRING_BASE,		false, vhnet_vring_state },
+	{ VHOST_GET_VRING_BASE,		false, vhnet_vring_state },
+	{ VHOST_SET_VRING_ADDR,		false, vhnet_vring_addr },
+	{ VHOST_SET_VRING_KICK,		false, vhnet_vring_file },
+	{ VHOST_SET_VRING_CALL,		false, vhnet_vring_file },
+	{ VHOST_SET_VRING_ERR,		false, vhnet_vring_file },
+	{ VHOST_NET_SET_BACKEND,	false, vhnet_set_backend },
+};
+
+static long vhnet_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+{
+	struct vhnet_dev *dev = f->private_data;
+	const struct vhnet_ioctl *op = NULL;
+	long ret;
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(vhnet_ioctls); i++) {
+		if (vhnet_ioctls[i].cmd == cmd) {
+			op = &vhnet_ioctls[i];
+			break;
+		}
+	}
+	if (!op)
+		return -ENOIOCTLCMD;
+
+	mutex_lock(&dev->mutex);
+	/* Only the owner's address space may drive an owned device. */
+	if (dev->mm ? dev->mm != current->mm : !op->before_owner)
+		ret = -EPERM;
+	else
+		ret = op->fn(dev, cmd, (void __user *)arg);
+	mutex_unlock(&dev->mutex);
+	return ret;
+}
+
+static const struct file_operations vhnet_fops = {
+	.owner		= THIS_MODULE,
+	.open		= vhnet_open,
+	.release	= vhnet_release,
+	.unlocked_ioctl	= vhnet_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+	.llseek		= noop_llseek,
+};
+
+static struct miscdevice vhnet_misc = {
+	.minor	= VHNET_MINOR,
+	.name	= "vhnet",
+	.fops	= &vhnet_fops,
+	.mode	= 0600,
+};
+
+static int __init vhnet_init(void)
+{
+	int ret;
+
+	ret = misc_register(&vhnet_misc);
+	if (ret == -EBUSY) {
+		pr_warn("vhnet: misc minor %d taken, using a dynamic one\n",
+			VHNET_MINOR);
+		vhnet_misc.minor = MISC_DYNAMIC_MINOR;
+		ret = misc_register(&vhnet_misc);
+	}
+	return ret;
+}
+
+static void __exit vhnet_exit(void)
+{
+	misc_deregister(&vhnet_misc);
+}
+
+module_init(vhnet_init);
+module_exit(vhnet_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("The vhnet developers");
+MODULE_DESCRIPTION("In-kernel virtio-net backend (vhost UAPI)");
+MODULE_ALIAS_MISCDEV(VHNET_MINOR);
+MODULE_ALIAS("devname:vhnet");

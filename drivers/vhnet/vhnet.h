@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vhnet: in-kernel virtio-net backend driven through the vhost UAPI.
+ *
+ * Locking: dev->mutex serialises the control plane.  Each virtqueue's
+ * mutex protects its ring and backend state; the worker holds it while
+ * it processes that queue.  Order: dev->mutex, then vqs[0], then vqs[1].
+ */
+#ifndef _VHNET_H
+#define _VHNET_H
+
+#include <linux/types.h>
+#include <linux/mutex.h>
+#include <linux/llist.h>
+#include <linux/poll.h>
+#include <linux/uio.h>
+#include <linux/virtio_ring.h>
+#include <linux/virtio_byteorder.h>
+#include <linux/virtio_config.h>
+#include <linux/u64_stats_sync.h>
+
+#define VHNET_VQ_RX		0
+#define VHNET_VQ_TX		1
+#define VHNET_NVQS		2
+#define VHNET_RING_MAX		32768
+/* Per handler pass; then the handler requeues itself (fairness). */
+#define VHNET_BUDGET_PKTS	64
+#define VHNET_BUDGET_BYTES	(512 * 1024)
+/* Used entries collected before they are published. */
+#define VHNET_USED_BATCH	64
+/* Misc minor from the range devices.txt reserves for local use. */
+#define VHNET_MINOR		250
+
+struct vhnet_dev;
+
+/* One guest-physical to userspace mapping; the table is sorted by gpa. */
+struct vhnet_region {
+	u64 gpa;
+	u64 size;
+	u64 uaddr;
+};
+
+struct vhnet_mem {
+	u32 nregions;
+	struct vhnet_region regions[];
+};
+
+#define VHNET_WORK_QUEUED	0
+
+struct vhnet_work {
+	struct llist_node node;
+	unsigned long flags;
+	void (*fn)(struct vhnet_work *work);
+};
+
+/* A wait-queue hook that turns a wakeup on a file into queued work. */
+struct vhnet_poll {
+	poll_table table;
+	wait_queue_head_t *wqh;
+	wait_queue_entry_t wait;
+	__poll_t mask;
+	struct vhnet_dev *dev;
+	struct vhnet_work *work;
+};
+
+struct vhnet_vq_stats {
+	u64 packets;
+	u64 bytes;
+	u64 errors;	/* frames the socket refused, or too big to fit */
+	u64 signals;
+	u64 broken;	/* times this queue was flagged broken */
+};
+
+/* A descriptor chain translated into iovecs of the owner's mm. */
+struct vhnet_chain {
+	u16 head;
+	struct iovec *iov;	/* in: where to put the segments */
+	unsigned int max_iov;	/* in: room at @iov */
+	unsigned int niov;
+	size_t len;
+};
+
+struct vhnet_vq {
+	struct vhnet_dev *dev;
+	struct mutex mutex; /* ring + backend state; see top of file */
+	unsigned int index;
+
+	/* Ring layout (userspace addresses of the owner). */
+	unsigned int num;
+	bool addr_set;
+	struct vring_desc __user *desc;
+	struct vring_avail __user *avail;
+	struct vring_used __user *used;
+
+	/* Ring progress. */
+	u16 last_avail_idx;
+	u16 avail_idx;		/* last value read from avail->idx */
+	u16 last_used_idx;
+	u16 signalled_used;
+	bool signalled_used_valid;
+	bool broken;
+
+	/* Negotiated features, copied under the vq mutex. */
+	u64 features;
+	size_t vhost_hlen;	/* header vhnet adds/strips itself */
+	size_t sock_hlen;	/* header the socket handles */
+
+	struct file *kick;
+	struct eventfd_ctx *call;
+	struct eventfd_ctx *err;
+	struct vhnet_poll kick_poll;
+	struct vhnet_work work;
+
+	/* Backend. */
+	struct file *sock_file;
+	struct socket *sock;
+	struct vhnet_poll sock_poll;
+	bool tx_blocked;	/* TX waits for socket space */
+
+	/* Scratch for the worker, allocated with the device. */
+	struct iovec *iov;
+	struct vring_used_elem *heads;
+	unsigned int nheads;
+
+	struct vhnet_vq_stats stats;
+};
+
+struct vhnet_dev {
+	struct mutex mutex; /* control plane; see top of file */
+	struct mm_struct *mm;
+	pid_t owner_pid;
+	struct task_struct *worker;
+	struct llist_head work_list;
+	struct vhnet_mem *mem;
+	u64 features;
+	u64 backend_features;
+	struct vhnet_vq vqs[VHNET_NVQS];
+};
+
+#define VHNET_FEATURES ((1ULL << VIRTIO_F_VERSION_1) | \
+			(1ULL << VIRTIO_RING_F_INDIRECT_DESC) | \
+			(1ULL << VIRTIO_RING_F_EVENT_IDX) | \
+			(1ULL << VIRTIO_F_ANY_LAYOUT) | \
+			(1ULL << VIRTIO_F_NOTIFY_ON_EMPTY) | \
+			(1ULL << VIRTIO_NET_F_MRG_RXBUF) | \
+			(1ULL << VHOST_NET_F_VIRTIO_NET_HDR))
+
+static inline bool vhnet_has(const struct vhnet_vq *vq, unsigned int bit)
+{
+	return vq->features & (1ULL << bit);
+}
+
+static inline bool vhnet_vq_le(const struct vhnet_vq *vq)
+{
+	return vhnet_has(vq, VIRTIO_F_VERSION_1) ||
+	       virtio_legacy_is_little_endian();
+}
+
+/* mem.c */
+struct vhnet_mem *vhnet_mem_from_user(const void __user *argp,
+				      unsigned int max_regions);
+int vhnet_mem_translate(const struct vhnet_mem *mem, u64 gpa, u64 len,
+			struct iovec *iov, unsigned int max_iov);
+int vhnet_mem_copy_from_guest(const struct vhnet_mem *mem, void *dst,
+			      u64 gpa, size_t len);
+
+/* vring.c */
+int vhnet_vq_check_addr(unsigned int num, u64 desc, u64 avail, u64 used);
+int vhnet_vq_start(struct vhnet_vq *vq);
+int vhnet_vq_next_chain(struct vhnet_vq *vq, bool writable,
+			struct vhnet_chain *chain);
+void vhnet_vq_unget(struct vhnet_vq *vq, unsigned int n);
+int vhnet_vq_push_used(struct vhnet_vq *vq, u16 head, u32 len);
+int vhnet_vq_flush_used(struct vhnet_vq *vq);
+bool vhnet_vq_enable_notify(struct vhnet_vq *vq);
+void vhnet_vq_disable_notify(struct vhnet_vq *vq);
+void vhnet_vq_signal(struct vhnet_vq *vq);
+void vhnet_vq_break(struct vhnet_vq *vq, const char *why);
+
+/* worker.c */
+int vhnet_worker_start(struct vhnet_dev *dev);
+void vhnet_worker_stop(struct vhnet_dev *dev);
+void vhnet_worker_flush(struct vhnet_dev *dev);
+void vhnet_work_init(struct vhnet_work *work, void (*fn)(struct vhnet_work *));
+void vhnet_work_queue(struct vhnet_dev *dev, struct vhnet_work *work);
+void vhnet_poll_init(struct vhnet_poll *poll, struct vhnet_dev *dev,
+		     struct vhnet_work *work, __poll_t mask);
+void vhnet_poll_start(struct vhnet_poll *poll, struct file *file);
+void vhnet_poll_stop(struct vhnet_poll *poll);
+
+/* sock.c */
+struct socket *vhnet_sock_from_file(struct file *file);
+int vhnet_sock_peek_len(struct socket *sock);
+
+/* tx.c, rx.c */
+void vhnet_handle_tx(struct vhnet_work *work);
+void vhnet_handle_rx(struct vhnet_work *work);
+
+#endif /* _VHNET_H */

@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Split virtqueue access: avail ring, descriptor chains, used ring. */
+#include <linux/uaccess.h>
+#include <linux/ratelimit.h>
+
+#include "vhnet.h"
+#include "compat.h"
+
+static inline u16 vq16(const struct vhnet_vq *vq, __virtio16 v)
+{
+	return __virtio16_to_cpu(vhnet_vq_le(vq), v);
+}
+
+static inline u32 vq32(const struct vhnet_vq *vq, __virtio32 v)
+{
+	return __virtio32_to_cpu(vhnet_vq_le(vq), v);
+}
+
+static inline u64 vq64(const struct vhnet_vq *vq, __virtio64 v)
+{
+	return __virtio64_to_cpu(vhnet_vq_le(vq), v);
+}
+
+static inline __virtio16 cpu_vq16(const struct vhnet_vq *vq, u16 v)
+{
+	return __cpu_to_virtio16(vhnet_vq_le(vq), v);
+}
+
+static inline __virtio32 cpu_vq32(const struct vhnet_vq *vq, u32 v)
+{
+	return __cpu_to_virtio32(vhnet_vq_le(vq), v);
+}
+
+/* used_event lives after the avail ring, avail_event after the used ring. */
+static inline __virtio16 __user *vhnet_used_event(struct vhnet_vq *vq)
+{
+	return &vq->avail->ring[vq->num];
+}
+
+static inline __virtio16 __user *vhnet_avail_event(struct vhnet_vq *vq)
+{
+	return (__virtio16 __user *)&vq->used->ring[vq->num];
+}
+
+static bool vhnet_range_ok(u64 addr, u64 size)
+{
+	if (size && addr + size - 1 < addr)
+		return false;
+	return access_ok((void __user *)(uintptr_t)addr, size);
+}
+
+/* -EINVAL for misaligned rings, -EFAULT for inaccessible ones. */
+int vhnet_vq_check_addr(unsigned int num, u64 desc, u64 avail, u64 used)
+{
+	u64 dsz = (u64)sizeof(struct vring_desc) * num;
+	u64 asz = sizeof(struct vring_avail) + sizeof(__virtio16) * (num + 1);
+	u64 usz = sizeof(struct vring_used) +
+		  sizeof(struct vring_used_elem) * num + sizeof(__virtio16);
+
+	if (desc & (VRING_DESC_ALIGN_SIZE - 1) ||
+	    avail & (VRING_AVAIL_ALIGN_SIZE - 1) ||
+	    used & (VRING_USED_ALIGN_SIZE - 1))
+		return -EINVAL;
+	if (!vhnet_range_ok(desc, dsz) ||
+	    !vhnet_range_ok(avail, asz) ||
+	    !vhnet_range_ok(used, usz))
+		return -EFAULT;
+	return 0;
+}
+
+void vhnet_vq_break(struct vhnet_vq *vq, const char *why)
+{
+	if (vq->broken)
+		return;
+	vq->broken = true;
+	vq->stats.broken++;
+	pr_warn_ratelimited("vhnet: pid %d vq %u broken: %s\n",
+			    vq->dev->owner_pid, vq->index, why);
+	if (vq->err)
+		vhnet_eventfd_signal(vq->err);
+}
+
+/* Called when a backend is attached: pick up where the ring stands. */
+int vhnet_vq_start(struct vhnet_vq *vq)
+{
+	__virtio16 idx;
+
+	if (get_user(idx, &vq->used->idx))
+		return -EFAULT;
+	vq->last_used_idx = vq16(vq, idx);
+	vq->avail_idx = vq->last_avail_idx;
+	vq->signalled_used_valid = false;
+	vq->broken = false;
+	vq->nheads = 0;
+	return 0;
+}
+
+static int vhnet_read_avail_idx(struct vhnet_vq *vq, u16 *idx)
+{
+	__virtio16 v;
+
+	if (get_user(v, &vq->avail->idx))
+		return -EFAULT;
+	*idx = vq16(vq, v);
+	return 0;
+}
+
+/* Append one descriptor's buffer to the chain's iovecs. */
+static int vhnet_chain_add(struct vhnet_vq *vq, struct vhnet_chain *chain,
+			   const struct vring_desc *d, bool writable)
+{
+	u16 flags = vq16(vq, d->flags);
+	u32 len = vq32(vq, d->len);
+	int n;
+
+	if (!!(flags & VRING_DESC_F_WRITE) != writable) {
+		vhnet_vq_break(vq, writable ? "read-only descriptor on RX" :
+				    "write-only descriptor on TX");
+		return -EIO;
+	}
+	n = vhnet_mem_translate(vq->dev->mem, vq64(vq, d->addr), len,
+				chain->iov + chain->niov,
+				chain->max_iov - chain->niov);
+	/* Out of room only because earlier chains took it: caller's call. */
+	if (n == -ENOBUFS && chain->max_iov < UIO_MAXIOV)
+		return -ENOSPC;
+	if (n == -ENOBUFS) {
+		vhnet_vq_break(vq, "chain needs more than UIO_MAXIOV segments");
+		return -EIO;
+	}
+	if (n < 0) {
+		vhnet_vq_break(vq, "buffer outside the memory table or wraps");
+		return -EIO;
+	}
+	chain->niov += n;
+	chain->len += len;
+	return 0;
+}
+
+static int vhnet_chain_indirect(struct vhnet_vq *vq, struct vhnet_chain *chain,
+				const struct vring_desc *ind, bool writable)
+{
+	u32 len = vq32(vq, ind->len);
+	u64 base = vq64(vq, ind->addr);
+	unsigned int count = len / sizeof(struct vring_desc);
+	unsigned int i = 0, seen = 0;
+	struct vring_desc d;
+
+	if (!vhnet_has(vq, VIRTIO_RING_F_INDIRECT_DESC)) {
+		vhnet_vq_break(vq, "indirect descriptor not negotiated");
+		return -EIO;
+	}
+	if (!len || len % sizeof(struct vring_desc) || count > VHNET_RING_MAX) {
+		vhnet_vq_break(vq, "bad indirect table length");
+		return -EIO;
+	}
+	for (;;) {
+		u16 flags;
+		int ret;
+
+		if (++seen > count) {
+			vhnet_vq_break(vq, "indirect chain loops");
+			return -EIO;
+		}
+		if (vhnet_mem_copy_from_guest(vq->dev->mem, &d,
+					      base + (u64)i * sizeof(d),
+					      sizeof(d))) {
+			vhnet_vq_break(vq, "indirect table outside memory table");
+			return -EIO;
+		}
+		flags = vq16(vq, d.flags);
+		if (flags & VRING_DESC_F_INDIRECT) {
+			vhnet_vq_break(vq, "nested indirect table");
+			return -EIO;
+		}
+		ret = vhnet_chain_add(vq, chain, &d, writable);
+		if (ret)
+			return ret;
+		if (!(flags & VRING_DESC_F_NEXT))
+			return 0;
+		i = vq16(vq, d.next);
+		if (i >= count) {
+			vhnet_vq_break(vq, "indirect next out of range");
+			return -EIO;
+		}
+	}
+}
+
+/*
+ * Take the next available chain and translate it into chain->iov.
+ * Returns 0, -EAGAIN when the ring is empty, -ENOSPC when the chain does
+ * not fit in chain->max_iov (nothing consumed), or -EIO when the ring is
+ * broken (already flagged).
+ */
+int vhnet_vq_next_chain(struct vhnet_vq *vq, bool writable,
+			struct vhnet_chain *chain)
+{
+	unsigned int seen = 0;
+	__virtio16 vhead;
+	struct vring_desc d;
+	u16 i;
+	int ret;
+
+	if (vq->broken)
+		return -EIO;
+	if (vq->avail_idx == vq->last_avail_idx) {
+		if (vhnet_read_avail_idx(vq, &vq->avail_idx)) {
+			vhnet_vq_break(vq, "avail ring unreadable");
+			return -EIO;
+		}
+		if ((u16)(vq->avail_idx - vq->last_avail_idx) > vq->num) {
+			vhnet_vq_break(vq, "avail index ran more than num ahead");
+			return -EIO;
+		}
+		if (vq->avail_idx == vq->last_avail_idx)
+			return -EAGAIN;
+		/* Read avail->idx before the entries it publishes. */
+		smp_rmb();
+	}
+
+	if (get_user(vhead, &vq->avail->ring[vq->last_avail_idx & (vq->num - 1)])) {
+		vhnet_vq_break(vq, "avail ring unreadable");
+		return -EIO;
+	}
+	chain->head = vq16(vq, vhead);
+	chain->niov = 0;
+	chain->len = 0;
+	if (chain->head >= vq->num) {
+		vhnet_vq_break(vq, "head index out of range");
+		return -EIO;
+	}
+
+	i = chain->head;
+	for (;;) {
+		u16 flags;
+
+		if (++seen > vq->num) {
+			vhnet_vq_break(vq, "chain loops or is longer than the ring");
+			return -EIO;
+		}
+		if (copy_from_user(&d, vq->desc + i, sizeof(d))) {
+			vhnet_vq_break(vq, "descriptor table unreadable");
+			return -EIO;
+		}
+		flags = vq16(vq, d.flags);
+		if (flags & VRING_DESC_F_INDIRECT) {
+			if (flags & VRING_DESC_F_NEXT) {
+				vhnet_vq_break(vq, "indirect descriptor with NEXT");
+				return -EIO;
+			}
+			ret = vhnet_chain_indirect(vq, chain, &d, writable);
+		} else {
+			ret = vhnet_chain_add(vq, chain, &d, writable);
+		}
+		if (ret)
+			return ret;
+		if (!(flags & VRING_DESC_F_NEXT))
+			break;
+		i = vq16(vq, d.next);
+		if (i >= vq->num) {
+			vhnet_vq_break(vq, "next index out of range");
+			return -EIO;
+		}
+	}
+	vq->last_avail_idx++;
+	return 0;
+}
+
+/* Give back the last @n chains taken, e.g. when a packet did not fit. */
+void vhnet_vq_unget(struct vhnet_vq *vq, unsigned int n)
+{
+	vq->last_avail_idx -= n;
+}
+
+int vhnet_vq_push_used(struct vhnet_vq *vq, u16 head, u32 len)
+{
+	vq->heads[vq->nheads].id = cpu_vq32(vq, head);
+	vq->heads[vq->nheads].len = cpu_vq32(vq, len);
+	if (++vq->nheads == UIO_MAXIOV)
+		return vhnet_vq_flush_used(vq);
+	return 0;
+}
+
+/* Publish the collected used entries; the caller then signals. */
+int vhnet_vq_flush_used(struct vhnet_vq *vq)
+{
+	unsigned int done = 0;
+
+	while (done < vq->nheads) {
+		unsigned int start = (u16)(vq->last_used_idx + done) & (vq->num - 1);
+		unsigned int n = min(vq->nheads - done, vq->num - start);
+
+		if (copy_to_user(&vq->used->ring[start], &vq->heads[done],
+				 n * sizeof(vq->heads[0]))) {
+			vhnet_vq_break(vq, "used ring unwritable");
+			return -EIO;
+		}
+		done += n;
+	}
+	/* The entries must be visible before the index that publishes them. */
+	smp_wmb();
+	if (put_user(cpu_vq16(vq, vq->last_used_idx + done), &vq->used->idx)) {
+		vhnet_vq_break(vq, "used ring unwritable");
+		return -EIO;
+	}
+	vq->last_used_idx += done;
+	vq->nheads = 0;
+	return 0;
+}
+
+void vhnet_vq_disable_notify(struct vhnet_vq *vq)
+{
+	if (vhnet_has(vq, VIRTIO_RING_F_EVENT_IDX))
+		return;
+	if (put_user(cpu_vq16(vq, VRING_USED_F_NO_NOTIFY), &vq->used->flags))
+		vhnet_vq_break(vq, "used ring unwritable");
+}
+
+/* Ask for kicks again; true if buffers arrived meanwhile (go on polling). */
+bool vhnet_vq_enable_notify(struct vhnet_vq *vq)
+{
+	u16 idx;
+	int ret;
+
+	if (vhnet_has(vq, VIRTIO_RING_F_EVENT_IDX))
+		ret = put_user(cpu_vq16(vq, vq->avail_idx), vhnet_avail_event(vq));
+	else
+		ret = put_user(cpu_vq16(vq, 0), &vq->used->flags);
+	if (ret) {
+		vhnet_vq_break(vq, "used ring unwritable");
+		return false;
+	}
+	/* Publish the flag before re-reading avail->idx: no lost kicks. */
+	smp_mb();
+	if (vhnet_read_avail_idx(vq, &idx)) {
+		vhnet_vq_break(vq, "avail ring unreadable");
+		return false;
+	}
+	return idx != vq->avail_idx;
+}
+
+static bool vhnet_vq_need_signal(struct vhnet_vq *vq)
+{
+	__virtio16 v;
+	u16 old, event, idx;
+	bool valid;
+
+	/* used->idx must be visible before we read the guest's suppression. */
+	smp_mb();
+	if (vhnet_has(vq, VIRTIO_F_NOTIFY_ON_EMPTY) &&
+	    !vhnet_read_avail_idx(vq, &idx) && idx == vq->last_avail_idx)
+		return true;
+
+	if (!vhnet_has(vq, VIRTIO_RING_F_EVENT_IDX)) {
+		if (get_user(v, &vq->avail->flags))
+			return true;
+		return !(vq16(vq, v) & VRING_AVAIL_F_NO_INTERRUPT);
+	}
+
+	old = vq->signalled_used;
+	valid = vq->signalled_used_valid;
+	vq->signalled_used = vq->last_used_idx;
+	vq->signalled_used_valid = true;
+	if (!valid)
+		return true;
+	if (get_user(v, vhnet_used_event(vq)))
+		return true;
+	event = vq16(vq, v);
+	return vring_need_event(event, vq->last_used_idx, old);
+}
+
+void vhnet_vq_signal(struct vhnet_vq *vq)
+{
+	if (vq->call && vhnet_vq_need_signal(vq)) {
+		vhnet_eventfd_signal(vq->call);
+		vq->stats.signals++;
+	}
+}
