@@ -1,7 +1,180 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Backend socket to guest RX ring. */
+#include <linux/net.h>
+#include <linux/socket.h>
+#include <linux/uio.h>
+#include <linux/virtio_net.h>
+
 #include "vhnet.h"
+
+static void vhnet_rx_complete(struct vhnet_vq *vq)
+{
+	if (vq->nheads && !vhnet_vq_flush_used(vq))
+		vhnet_vq_signal(vq);
+}
+
+/* Drop the next frame on the socket; it can never fit the guest's ring. */
+static void vhnet_rx_discard(struct vhnet_vq *vq)
+{
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_TRUNC };
+
+	iov_iter_init(&msg.msg_iter, ITER_DEST, NULL, 0, 0);
+	vq->sock->ops->recvmsg(vq->sock, &msg, 0, MSG_DONTWAIT | MSG_TRUNC);
+	vq->stats.errors++;
+}
+
+/*
+ * Collect guest buffers for @need bytes into vq->iov and the used heads
+ * after vq->nheads (capacities recorded as lengths).  Returns the number
+ * of heads, -EAGAIN if the guest has not posted enough yet, -EMSGSIZE if
+ * the frame can never fit, or -EIO if the ring is broken.
+ */
+static int vhnet_rx_gather(struct vhnet_vq *vq, size_t need, bool mergeable,
+			   unsigned int *niov)
+{
+	struct vring_used_elem *heads = vq->heads + vq->nheads;
+	unsigned int room = UIO_MAXIOV - vq->nheads;
+	u16 start = vq->last_avail_idx;
+	struct vhnet_chain chain;
+	unsigned int n = 0;
+	size_t got = 0;
+	int ret;
+
+	*niov = 0;
+	while (got < need) {
+		if (n == room || n == vq->num) {
+			ret = -EMSGSIZE;
+			goto undo;
+		}
+		chain.iov = vq->iov + *niov;
+		chain.max_iov = UIO_MAXIOV - *niov;
+		ret = vhnet_vq_next_chain(vq, true, &chain);
+		if (ret == -ENOSPC)
+			ret = -EMSGSIZE;
+		if (ret == -EAGAIN && (u16)(vq->avail_idx - start) == vq->num)
+			ret = -EMSGSIZE;	/* the whole ring is too small */
+		if (ret)
+			goto undo;
+		heads[n].id = cpu_vq32(vq, chain.head);
+		heads[n].len = cpu_vq32(vq, min_t(size_t, chain.len, U32_MAX));
+		n++;
+		*niov += chain.niov;
+		got += chain.len;
+		if (!mergeable && got < need) {
+			ret = -EMSGSIZE;
+			goto undo;
+		}
+	}
+	return n;
+undo:
+	if (ret != -EIO)
+		vhnet_vq_unget(vq, n);
+	return ret;
+}
+
+/* Fill in the header fields vhnet owns once the frame is in place. */
+static int vhnet_rx_header(struct vhnet_vq *vq, const struct iov_iter *start,
+			   u16 nbufs)
+{
+	struct virtio_net_hdr_mrg_rxbuf hdr = {
+		.hdr.gso_type = VIRTIO_NET_HDR_GSO_NONE,
+	};
+	size_t hlen = vq->vhost_hlen + vq->sock_hlen;
+	struct iov_iter it = *start;
+	size_t off = 0, len = vq->vhost_hlen;
+
+	hdr.num_buffers = cpu_vq16(vq, nbufs);
+	if (!vq->vhost_hlen) {
+		/* The socket wrote the header; only num_buffers is ours. */
+		if (hlen < sizeof(hdr))
+			return 0;
+		off = offsetof(struct virtio_net_hdr_mrg_rxbuf, num_buffers);
+		len = sizeof(hdr.num_buffers);
+		iov_iter_advance(&it, off);
+	}
+	if (copy_to_iter((u8 *)&hdr + off, len, &it) != len)
+		return -EFAULT;
+	return 0;
+}
 
 void vhnet_handle_rx(struct vhnet_work *work)
 {
+	struct vhnet_vq *vq = container_of(work, struct vhnet_vq, work);
+	bool mergeable = vhnet_has(vq, VIRTIO_NET_F_MRG_RXBUF);
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_TRUNC };
+	struct vring_used_elem *heads;
+	struct iov_iter start;
+	unsigned int pkts = 0, niov, used;
+	size_t bytes = 0, total, left, cap;
+	int len, n, ret;
+
+	mutex_lock(&vq->mutex);
+	if (!vq->sock || vq->broken)
+		goto out;
+
+	vhnet_vq_disable_notify(vq);
+	while ((len = vhnet_sock_peek_len(vq->sock)) > 0) {
+		if (vq->nheads >= VHNET_USED_BATCH)
+			vhnet_rx_complete(vq);
+		n = vhnet_rx_gather(vq, len + vq->vhost_hlen + vq->sock_hlen,
+				    mergeable, &niov);
+		if (n == -EAGAIN) {
+			/* Leave the frame queued; wait for the guest's kick. */
+			if (vhnet_vq_enable_notify(vq)) {
+				vhnet_vq_disable_notify(vq);
+				continue;
+			}
+			break;
+		}
+		if (n == -EMSGSIZE) {
+			vhnet_rx_discard(vq);
+			continue;
+		}
+		if (n < 0)
+			break;
+
+		heads = vq->heads + vq->nheads;
+		cap = iov_length(vq->iov, niov);
+		iov_iter_init(&start, ITER_DEST, vq->iov, niov, cap);
+		msg.msg_iter = start;
+		iov_iter_advance(&msg.msg_iter, vq->vhost_hlen);
+		ret = vq->sock->ops->recvmsg(vq->sock, &msg,
+					     iov_iter_count(&msg.msg_iter),
+					     MSG_DONTWAIT | MSG_TRUNC);
+		if (ret < 0 || ret > cap - vq->vhost_hlen) {
+			/* Gone meanwhile, or truncated: the guest gets nothing. */
+			vhnet_vq_unget(vq, n);
+			if (ret == -EAGAIN)
+				break;
+			vq->stats.errors++;
+			continue;
+		}
+
+		/* Hand back buffers the frame did not need. */
+		total = ret + vq->vhost_hlen;
+		left = total;
+		for (used = 0; used < n && (left || !used); used++) {
+			u32 take = min_t(size_t, vq32(vq, heads[used].len), left);
+
+			heads[used].len = cpu_vq32(vq, take);
+			left -= take;
+		}
+		vhnet_vq_unget(vq, n - used);
+		if (vhnet_rx_header(vq, &start, used)) {
+			vhnet_vq_break(vq, "RX header unwritable");
+			break;
+		}
+		vq->nheads += used;
+		vq->stats.packets++;
+		vq->stats.bytes += ret;
+
+		bytes += total;
+		if (++pkts >= VHNET_BUDGET_PKTS || bytes >= VHNET_BUDGET_BYTES) {
+			vhnet_work_queue(vq->dev, work);
+			break;
+		}
+	}
+	vhnet_rx_complete(vq);
+out:
+	mutex_unlock(&vq->mutex);
 }

@@ -156,6 +156,32 @@ static inline bool vhnet_vq_le(const struct vhnet_vq *vq)
 	       virtio_legacy_is_little_endian();
 }
 
+/* Ring fields are little-endian for VERSION_1, native for legacy. */
+static inline u16 vq16(const struct vhnet_vq *vq, __virtio16 v)
+{
+	return __virtio16_to_cpu(vhnet_vq_le(vq), v);
+}
+
+static inline u32 vq32(const struct vhnet_vq *vq, __virtio32 v)
+{
+	return __virtio32_to_cpu(vhnet_vq_le(vq), v);
+}
+
+static inline u64 vq64(const struct vhnet_vq *vq, __virtio64 v)
+{
+	return __virtio64_to_cpu(vhnet_vq_le(vq), v);
+}
+
+static inline __virtio16 cpu_vq16(const struct vhnet_vq *vq, u16 v)
+{
+	return __cpu_to_virtio16(vhnet_vq_le(vq), v);
+}
+
+static inline __virtio32 cpu_vq32(const struct vhnet_vq *vq, u32 v)
+{
+	return __cpu_to_virtio32(vhnet_vq_le(vq), v);
+}
+
 /* mem.c */
 struct vhnet_mem *vhnet_mem_from_user(const void __user *argp,
 				      unsigned int max_regions);
