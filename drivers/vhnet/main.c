@@ -106,6 +106,7 @@ static void vhnet_dev_cleanup(struct vhnet_dev *dev)
 		mutex_unlock(&vq->mutex);
 	}
 	vhnet_worker_stop(dev);
+	vhnet_debugfs_remove(dev);
 	for (i = 0; i < VHNET_NVQS; i++) {
 		if (files[i])
 			fput(files[i]);
@@ -192,8 +193,10 @@ static long vhnet_set_owner(struct vhnet_dev *dev, unsigned int cmd,
 		mmput(dev->mm);
 		dev->mm = NULL;
 		dev->owner_pid = 0;
+		return ret;
 	}
-	return ret;
+	vhnet_debugfs_add(dev);
+	return 0;
 }
 
 static long vhnet_reset_owner(struct vhnet_dev *dev, unsigned int cmd,
@@ -529,6 +532,7 @@ static int __init vhnet_init(void)
 {
 	int ret;
 
+	vhnet_debugfs_init();
 	ret = misc_register(&vhnet_misc);
 	if (ret == -EBUSY) {
 		pr_warn("vhnet: misc minor %d taken, using a dynamic one\n",
@@ -536,12 +540,15 @@ static int __init vhnet_init(void)
 		vhnet_misc.minor = MISC_DYNAMIC_MINOR;
 		ret = misc_register(&vhnet_misc);
 	}
+	if (ret)
+		vhnet_debugfs_exit();
 	return ret;
 }
 
 static void __exit vhnet_exit(void)
 {
 	misc_deregister(&vhnet_misc);
+	vhnet_debugfs_exit();
 }
 
 module_init(vhnet_init);

@@ -134,6 +134,7 @@ struct vhnet_dev {
 	struct vhnet_mem *mem;
 	u64 features;
 	u64 backend_features;
+	struct dentry *debugfs;
 	struct vhnet_vq vqs[VHNET_NVQS];
 };
 
@@ -217,6 +218,12 @@ void vhnet_poll_stop(struct vhnet_poll *poll);
 /* sock.c */
 struct socket *vhnet_sock_from_file(struct file *file);
 int vhnet_sock_peek_len(struct socket *sock);
+
+/* debugfs.c */
+void vhnet_debugfs_add(struct vhnet_dev *dev);
+void vhnet_debugfs_remove(struct vhnet_dev *dev);
+void vhnet_debugfs_init(void);
+void vhnet_debugfs_exit(void);
 
 /* tx.c, rx.c */
 void vhnet_handle_tx(struct vhnet_work *work);

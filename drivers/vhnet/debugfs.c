@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Read-only per-device counters: /sys/kernel/debug/vhnet/<pid>-<id>/stats */
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
+#include <linux/atomic.h>
+
+#include "vhnet.h"
+
+static struct dentry *vhnet_debugfs_root;
+static atomic_t vhnet_dev_ids = ATOMIC_INIT(0);
+
+static int vhnet_stats_show(struct seq_file *s, void *unused)
+{
+	struct vhnet_dev *dev = s->private;
+	static const char * const names[VHNET_NVQS] = { "rx", "tx" };
+	int i;
+
+	for (i = 0; i < VHNET_NVQS; i++) {
+		const struct vhnet_vq_stats *st = &dev->vqs[i].stats;
+
+		/* Counters are written by the worker only; a racy read is fine. */
+		seq_printf(s, "%s packets %llu bytes %llu errors %llu signals %llu broken %llu\n",
+			   names[i], READ_ONCE(st->packets), READ_ONCE(st->bytes),
+			   READ_ONCE(st->errors), READ_ONCE(st->signals),
+			   READ_ONCE(st->broken));
+	}
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(vhnet_stats);
+
+void vhnet_debugfs_add(struct vhnet_dev *dev)
+{
+	char name[32];
+
+	if (IS_ERR_OR_NULL(vhnet_debugfs_root))
+		return;
+	snprintf(name, sizeof(name), "%d-%d", dev->owner_pid,
+		 atomic_inc_return(&vhnet_dev_ids));
+	dev->debugfs = debugfs_create_dir(name, vhnet_debugfs_root);
+	debugfs_create_file("stats", 0400, dev->debugfs, dev, &vhnet_stats_fops);
+}
+
+void vhnet_debugfs_remove(struct vhnet_dev *dev)
+{
+	debugfs_remove(dev->debugfs);
+	dev->debugfs = NULL;
+}
+
+void vhnet_debugfs_init(void)
+{
+	vhnet_debugfs_root = debugfs_create_dir("vhnet", NULL);
+}
+
+void vhnet_debugfs_exit(void)
+{
+	debugfs_remove(vhnet_debugfs_root);
+}
