@@ -79,11 +79,15 @@ int vhnet_worker_start(struct vhnet_dev *dev)
 
 void vhnet_worker_stop(struct vhnet_dev *dev)
 {
+	struct vhnet_work *work, *next;
+
 	if (!dev->worker)
 		return;
 	kthread_stop(dev->worker);
 	dev->worker = NULL;
-	init_llist_head(&dev->work_list);
+	/* Work that never ran must be queueable again by a new worker. */
+	llist_for_each_entry_safe(work, next, llist_del_all(&dev->work_list), node)
+		clear_bit(VHNET_WORK_QUEUED, &work->flags);
 }
 
 struct vhnet_flush {
