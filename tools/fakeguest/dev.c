@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fake guest: vhost device control through the <linux/vhost.h> ioctls.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "fg_dev.h"
+
+static int fg_ioctl(int fd, unsigned long req, void *arg)
+{
+	return ioctl(fd, req, arg) < 0 ? -errno : 0;
+}
+
+unsigned int fg_net_hdr_len(__u64 features)
+{
+	if (features & (FG_F(VIRTIO_F_VERSION_1) |
+			FG_F(VIRTIO_NET_F_MRG_RXBUF)))
+		return sizeof(struct virtio_net_hdr_mrg_rxbuf);
+	return sizeof(struct virtio_net_hdr);
+}
+
+int fg_dev_open(struct fg_dev *d, const char *path)
+{
+	int i, ret;
+
+	memset(d, 0, sizeof(*d));
+	for (i = 0; i < 2; i++) {
+		d->vq[i].kick_fd = -1;
+		d->vq[i].call_fd = -1;
+		d->vq[i].err_fd = -1;
+	}
+	d->backend[0] = -1;
+	d->backend[1] = -1;
+	d->path = path;
+	d->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (d->fd < 0)
+		return -errno;
+	ret = fg_ioctl(d->fd, VHOST_SET_OWNER, NULL);
+	if (ret) {
+		close(d->fd);
+		d->fd = -1;
+	}
+	return ret;
+}
+
+void fg_dev_close(struct fg_dev *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+	if (d->vq[0].num)
+		fg_vq_fini(&d->vq[0]);
+	if (d->vq[1].num)
+		fg_vq_fini(&d->vq[1]);
+}
+
+int fg_dev_negotiate(struct fg_dev *d, __u64 want)
+{
+	__u64 f;
+	int ret;
+
+	ret = fg_ioctl(d->fd, VHOST_GET_FEATURES, &d->offered);
+	if (ret)
+		return ret;
+	f = d->offered & want;
+	ret = fg_ioctl(d->fd, VHOST_SET_FEATURES, &f);
+	if (ret)
+		return ret;
+	d->features = f;
+	d->legacy = !(f & FG_F(VIRTIO_F_VERSION_1));
+	d->mrg_rxbuf = !!(f & FG_F(VIRTIO_NET_F_MRG_RXBUF));
+	d->indirect = !!(f & FG_F(VIRTIO_RING_F_INDIRECT_DESC));
+	d->event_idx = !!(f & FG_F(VIRTIO_RING_F_EVENT_IDX));
+	d->any_layout = !d->legacy || (f & FG_F(VIRTIO_F_ANY_LAYOUT));
+	d->vhost_hdr = !!(f & FG_F(VHOST_NET_F_VIRTIO_NET_HDR));
+	d->hdr_len = fg_net_hdr_len(f);
+	return 0;
+}
+
+int fg_dev_set_mem(struct fg_dev *d, struct fg_mem *mem)
+{
+	struct vhost_memory *t = fg_mem_table(mem);
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	ret = fg_ioctl(d->fd, VHOST_SET_MEM_TABLE, t);
+	free(t);
+	if (!ret)
+		d->mem = mem;
+	return ret;
+}
+
+int fg_dev_alloc_rings(struct fg_dev *d, unsigned int num)
+{
+	int i, ret;
+
+	for (i = 0; i < 2; i++) {
+		ret = fg_vq_init(&d->vq[i], d->mem, num, d->event_idx,
+				 d->legacy);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int fg_dev_setup_vq(struct fg_dev *d, unsigned int idx)
+{
+	struct fg_vq *vq = &d->vq[idx];
+	struct vhost_vring_state st = { .index = idx };
+	struct vhost_vring_addr a = { .index = idx };
+	struct vhost_vring_file f = { .index = idx };
+	int ret;
+
+	st.num = vq->num;
+	ret = fg_ioctl(d->fd, VHOST_SET_VRING_NUM, &st);
+	if (ret)
+		return ret;
+	st.num = vq->avail_idx;
+	ret = fg_ioctl(d->fd, VHOST_SET_VRING_BASE, &st);
+	if (ret)
+		return ret;
+	a.desc_user_addr = (__u64)(unsigned long)vq->desc;
+	a.avail_user_addr = (__u64)(unsigned long)vq->avail;
+	a.used_user_addr = (__u64)(unsigned long)vq->used;
+	ret = fg_ioctl(d->fd, VHOST_SET_VRING_ADDR, &a);
+	if (ret)
+		return ret;
+	f.fd = vq->kick_fd;
+	ret = fg_ioctl(d->fd, VHOST_SET_VRING_KICK, &f);
+	if (ret)
+		return ret;
+	f.fd = vq->call_fd;
+	ret = fg_ioctl(d->fd, VHOST_SET_VRING_CALL, &f);
+	if (ret)
+		return ret;
+	f.fd = vq->err_fd;
+	return fg_ioctl(d->fd, VHOST_SET_VRING_ERR, &f);
+}
+
+int fg_dev_set_backend(struct fg_dev *d, unsigned int idx, int fd)
+{
+	struct vhost_vring_file f = { .index = idx, .fd = fd };
+	int ret;
+
+	ret = fg_ioctl(d->fd, VHOST_NET_SET_BACKEND, &f);
+	if (!ret)
+		d->backend[idx] = fd;
+	return ret;
+}
+
+int fg_dev_get_vring_base(struct fg_dev *d, unsigned int idx,
+			  unsigned int *base)
+{
+	struct vhost_vring_state st = { .index = idx };
+	int ret;
+
+	ret = fg_ioctl(d->fd, VHOST_GET_VRING_BASE, &st);
+	if (!ret)
+		*base = st.num;
+	return ret;
+}
+
+int fg_dev_reinit_vq(struct fg_dev *d, unsigned int idx, int fd)
+{
+	int ret;
+
+	ret = fg_dev_set_backend(d, idx, -1);
+	if (ret)
+		return ret;
+	fg_vq_reset(&d->vq[idx]);
+	ret = fg_dev_setup_vq(d, idx);
+	if (ret)
+		return ret;
+	return fg_dev_set_backend(d, idx, fd);
+}
+
+int fg_dev_reset_owner(struct fg_dev *d, int fd)
+{
+	__u64 want = d->features;
+	unsigned int i;
+	int ret;
+
+	ret = fg_ioctl(d->fd, VHOST_RESET_OWNER, NULL);
+	if (ret)
+		return ret;
+	d->backend[0] = -1;
+	d->backend[1] = -1;
+	ret = fg_ioctl(d->fd, VHOST_SET_OWNER, NULL);
+	if (!ret)
+		ret = fg_dev_negotiate(d, want);
+	if (!ret)
+		ret = fg_dev_set_mem(d, d->mem);
+	for (i = 0; !ret && i < 2; i++) {
+		fg_vq_reset(&d->vq[i]);
+		ret = fg_dev_setup_vq(d, i);
+		if (!ret && fd >= 0)
+			ret = fg_dev_set_backend(d, i, fd);
+	}
+	return ret;
+}
+
+int fg_dev_setup(struct fg_dev *d, const char *path, __u64 want,
+		 struct fg_mem *mem, unsigned int num, int backend_fd)
+{
+	unsigned int i;
+	int ret;
+
+	ret = fg_dev_open(d, path);
+	if (ret)
+		return ret;
+	ret = fg_dev_negotiate(d, want);
+	if (!ret)
+		ret = fg_dev_set_mem(d, mem);
+	if (!ret)
+		ret = fg_dev_alloc_rings(d, num);
+	for (i = 0; !ret && i < 2; i++)
+		ret = fg_dev_setup_vq(d, i);
+	for (i = 0; !ret && backend_fd >= 0 && i < 2; i++)
+		ret = fg_dev_set_backend(d, i, backend_fd);
+	return ret;
+}

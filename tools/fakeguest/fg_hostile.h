@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Fake guest: a hostile driver that makes malformed buffers available.
+ */
+#ifndef FG_HOSTILE_H
+#define FG_HOSTILE_H
+
+#include "fg_guest.h"
+
+enum fg_hostile {
+	FG_BAD_LOOP,		/* chain whose last descriptor links back */
+	FG_BAD_LONG_CHAIN,	/* chain through every descriptor, and round */
+	FG_BAD_NEXT,		/* next index >= num */
+	FG_BAD_NESTED_INDIRECT,	/* indirect table inside an indirect table */
+	FG_BAD_INDIRECT_LEN0,	/* indirect descriptor of length 0 */
+	FG_BAD_INDIRECT_LEN,	/* indirect length not a multiple of 16 */
+	FG_BAD_INDIRECT_LOOP,	/* loop inside an indirect table */
+	FG_BAD_ADDR,		/* buffer outside the memory table */
+	FG_BAD_ADDR_WRAP,	/* addr + len wraps around 2^64 */
+	FG_BAD_DIRECTION,	/* write-only on TX, read-only on RX */
+	FG_BAD_HEAD,		/* head index >= num */
+	FG_BAD_AVAIL_IDX,	/* avail->idx more than num ahead */
+	FG_BAD_COUNT
+};
+
+const char *fg_hostile_name(enum fg_hostile kind);
+
+/*
+ * Detach the backend from queue @q, empty its ring, make one malformed
+ * buffer of @kind available as the first entry, reattach the backend and
+ * kick. The ring is unusable until fg_guest_reinit_vq() or
+ * fg_guest_reset_owner(). For RX, the device only looks at the ring when a
+ * frame is waiting: inject one (stream FG_JUNK_STREAM) afterwards.
+ */
+int fg_hostile_post(struct fg_guest *g, unsigned int q, enum fg_hostile kind);
+
+#endif /* FG_HOSTILE_H */

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Fake guest: the driver side of a split virtqueue (virtio 1.x, 2.7).
+ *
+ * The ring lives in guest memory. Descriptor addresses are guest-physical;
+ * the ring addresses given to vhost are userspace addresses, as for
+ * VHOST_SET_VRING_ADDR. Legacy rings use native endianness (little endian
+ * on the hosts we run on), modern rings little endian.
+ */
+#ifndef FG_VRING_H
+#define FG_VRING_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+#include <linux/virtio_ring.h>
+
+#include "fg_mem.h"
+
+#define FG_VQ_MAX_NUM	32768
+#define FG_MAX_SEGS	64	/* longest chain or indirect table we build */
+
+/* Memory barriers between the driver and the device. */
+#define fg_mb()		__atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define fg_rmb()	__atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define fg_wmb()	__atomic_thread_fence(__ATOMIC_RELEASE)
+
+/* One guest-physical segment of a buffer. */
+struct fg_seg {
+	__u64 gpa;
+	__u32 len;
+};
+
+struct fg_vq_head {
+	__u32 cookie;		/* caller's token for this buffer */
+	__u16 ndesc;		/* descriptors used in the ring table */
+	bool busy;
+};
+
+struct fg_vq {
+	struct fg_mem *mem;
+	unsigned int num;
+	bool event_idx;
+	bool legacy;
+
+	/* Ring parts: guest-physical and our addresses. */
+	__u64 desc_gpa, avail_gpa, used_gpa;
+	struct vring_desc *desc;
+	struct vring_avail *avail;
+	struct vring_used *used;
+	__u16 *used_event;	/* in avail, after ring[num] */
+	__u16 *avail_event;	/* in used, after ring[num] */
+
+	__u16 avail_idx;	/* shadow of avail->idx */
+	__u16 kicked_idx;	/* avail->idx at the last kick decision */
+	__u16 last_used;	/* next used entry to consume */
+
+	/* Free descriptors, FIFO so that every index gets used in turn. */
+	__u16 *free_fifo;
+	unsigned int free_head, nfree;
+	struct fg_vq_head *heads;
+	unsigned int inflight;
+
+	int kick_fd, call_fd, err_fd;
+
+	/* statistics */
+	unsigned long kicks, kicks_suppressed, calls;
+};
+
+/* Ring sizes in bytes per the spec. */
+size_t fg_vring_desc_size(unsigned int num);
+size_t fg_vring_avail_size(unsigned int num);
+size_t fg_vring_used_size(unsigned int num);
+
+/*
+ * Allocate a ring of @num entries (power of two, 1..32768) from @mem, and
+ * three eventfds (kick, call, err).
+ */
+int fg_vq_init(struct fg_vq *vq, struct fg_mem *mem, unsigned int num,
+	       bool event_idx, bool legacy);
+void fg_vq_fini(struct fg_vq *vq);
+/* Zero the ring and forget every buffer: the state after SET_VRING_BASE 0. */
+void fg_vq_reset(struct fg_vq *vq);
+
+/* Endian helpers for ring and header fields. */
+__u16 fg_cpu_to_v16(const struct fg_vq *vq, __u16 v);
+__u32 fg_cpu_to_v32(const struct fg_vq *vq, __u32 v);
+__u64 fg_cpu_to_v64(const struct fg_vq *vq, __u64 v);
+__u16 fg_v16_to_cpu(const struct fg_vq *vq, __u16 v);
+__u32 fg_v32_to_cpu(const struct fg_vq *vq, __u32 v);
+
+/*
+ * Make a buffer available: @nout device-readable then @nin device-writable
+ * segments. With @indirect_gpa != 0 they go into an indirect table written
+ * there (room for nout + nin descriptors), taking one ring descriptor.
+ * Returns the head index, or -ENOSPC if the ring has too few free
+ * descriptors. Not visible to the device until fg_vq_publish().
+ */
+int fg_vq_add(struct fg_vq *vq, const struct fg_seg *segs, unsigned int nout,
+	      unsigned int nin, __u64 indirect_gpa, __u32 cookie);
+unsigned int fg_vq_free_descs(const struct fg_vq *vq);
+/* Publish added buffers: barrier, then avail->idx. */
+void fg_vq_publish(struct fg_vq *vq);
+/*
+ * Notify the device if it asked for it (VRING_USED_F_NO_NOTIFY or
+ * avail_event). Returns true if the kick eventfd was written.
+ */
+bool fg_vq_kick(struct fg_vq *vq);
+/* Write the kick eventfd unconditionally. */
+void fg_vq_kick_force(struct fg_vq *vq);
+
+/*
+ * Consume one used entry. Returns 1 and fills *cookie and *len, 0 if none,
+ * or -EPROTO if the device returned an id that is not in flight.
+ */
+int fg_vq_get_used(struct fg_vq *vq, __u32 *cookie, __u32 *len);
+/* Number of used entries published and not yet consumed. */
+unsigned int fg_vq_pending(const struct fg_vq *vq);
+/*
+ * Ask for a call on the next used entry (used_event or clearing
+ * VRING_AVAIL_F_NO_INTERRUPT). Returns true if entries are already pending,
+ * in which case the caller should not sleep.
+ */
+bool fg_vq_enable_cb(struct fg_vq *vq);
+void fg_vq_disable_cb(struct fg_vq *vq);
+/* Drain the call eventfd; returns true if it had been signalled. */
+bool fg_vq_ack_call(struct fg_vq *vq);
+/* Wait for the call eventfd. 0, or -ETIMEDOUT. */
+int fg_vq_wait_call(struct fg_vq *vq, int timeout_ms);
+/* Wait for / test the err eventfd. 0, or -ETIMEDOUT. */
+int fg_vq_wait_err(struct fg_vq *vq, int timeout_ms);
+
+#endif /* FG_VRING_H */

@@ -1,0 +1,440 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fake guest: the traffic engine (see fg_traffic.h).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "fg_net.h"
+#include "fg_traffic.h"
+
+#define FG_MAX_GUESTS	8
+#define FG_IDLE_MS	50
+#define FG_IDLE_DROPS	4	/* idle rounds before trusting drop counters */
+
+struct fg_run {
+	struct fg_guest **g;
+	unsigned int ng;
+	struct fg_host *h;
+	const struct fg_traffic_cfg *cfg;
+	struct fg_traffic_result *res;
+	unsigned long tx_next[FG_MAX_GUESTS];	/* next seq to post */
+	unsigned long tx_expect[FG_MAX_GUESTS];	/* next seq the host wants */
+	long long rx_last[FG_MAX_GUESTS];	/* last seq each guest got */
+	__u8 *rx_seen;				/* bitmap of RX seqs */
+	unsigned int cur;			/* guest in fg_guest_rx_poll */
+	__u8 *buf;
+	__u8 *frame;
+	bool failed;
+};
+
+void fg_traffic_defaults(struct fg_traffic_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->plan.min_len = FG_FRAME_MIN;
+	cfg->plan.max_len = FG_FRAME_MAX;
+	cfg->plan.flows = 1;
+	cfg->plan.seed = 1;
+	cfg->window = 128;
+	cfg->timeout_ms = 20000;
+}
+
+unsigned long fg_env_frames(unsigned long def)
+{
+	const char *s = getenv("VHNET_FRAMES");
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s)
+		return def;
+	v = strtoul(s, &end, 0);
+	return *end ? def : v;
+}
+
+void fg_host_count_drops(struct fg_host *h, const char *ifname,
+			 const char *stat)
+{
+	if (h->ndrops >= FG_HOST_MAX_DROPS)
+		return;
+	snprintf(h->drop[h->ndrops].ifname, IFNAMSIZ, "%s", ifname);
+	snprintf(h->drop[h->ndrops].stat, sizeof(h->drop[0].stat), "%s", stat);
+	h->ndrops++;
+}
+
+void fg_host_arm_drops(struct fg_host *h)
+{
+	unsigned int i;
+
+	for (i = 0; i < h->ndrops; i++) {
+		long long v = fg_if_stat(h->drop[i].ifname, h->drop[i].stat);
+
+		h->drop[i].base = v > 0 ? v : 0;
+	}
+	h->pkt_drops = 0;
+	if (h->drop_pkt_fd >= 0)
+		fg_packet_drops(h->drop_pkt_fd);	/* reading clears it */
+}
+
+long long fg_host_drops(struct fg_host *h)
+{
+	long long sum = 0, v;
+	unsigned int i;
+
+	for (i = 0; i < h->ndrops; i++) {
+		v = fg_if_stat(h->drop[i].ifname, h->drop[i].stat);
+		if (v > h->drop[i].base)
+			sum += v - h->drop[i].base;
+	}
+	if (h->drop_pkt_fd >= 0) {
+		v = fg_packet_drops(h->drop_pkt_fd);
+		if (v > 0)
+			h->pkt_drops += v;
+	}
+	return sum + h->pkt_drops;
+}
+
+static double fg_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int fg_fail(struct fg_run *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->failed)
+		return -1;
+	r->failed = true;
+	va_start(ap, fmt);
+	vsnprintf(r->res->err, sizeof(r->res->err), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static bool fg_bit_test_set(__u8 *map, unsigned long bit)
+{
+	bool was = map[bit / 8] & (1 << (bit % 8));
+
+	map[bit / 8] |= 1 << (bit % 8);
+	return was;
+}
+
+/* A frame reached a guest (RX). */
+static int fg_run_rx_cb(void *arg, const struct virtio_net_hdr_mrg_rxbuf *h,
+			unsigned int nbufs, const __u8 *frame, size_t len)
+{
+	struct fg_run *r = arg;
+	unsigned int gi = r->cur;
+	struct fg_frame_desc d;
+	__u32 stream, seq, tlen;
+	char err[256];
+
+	(void)nbufs;
+	if (fg_frame_parse(frame, len, &stream, &seq, &tlen) ||
+	    stream == FG_JUNK_STREAM) {
+		r->res->foreign++;
+		return 0;
+	}
+	if (stream != FG_RX_STREAM || seq >= r->cfg->rx_frames)
+		return fg_fail(r, "RX guest %u: unexpected stream %u seq %u",
+			       gi, stream, seq);
+	if (fg_bit_test_set(r->rx_seen, seq))
+		return fg_fail(r, "RX guest %u: duplicate seq %u", gi, seq);
+	if ((long long)seq <= r->rx_last[gi])
+		return fg_fail(r, "RX guest %u: seq %u after %lld (reordered)",
+			       gi, seq, r->rx_last[gi]);
+	r->rx_last[gi] = seq;
+	fg_frame_describe(&r->cfg->plan, stream, seq, &d);
+	if (fg_frame_verify(frame, len, &d, err, sizeof(err)))
+		return fg_fail(r, "RX guest %u: %s", gi, err);
+	if (h->hdr.gso_type != (d.gso ? VIRTIO_NET_HDR_GSO_TCPV4 :
+				    VIRTIO_NET_HDR_GSO_NONE))
+		return fg_fail(r, "RX guest %u seq %u: gso_type %u, frame %s",
+			       gi, seq, h->hdr.gso_type,
+			       d.gso ? "GSO" : "not GSO");
+	if (d.gso && le16toh(h->hdr.gso_size) != FG_GSO_MSS)
+		return fg_fail(r, "RX guest %u seq %u: gso_size %u", gi, seq,
+			       le16toh(h->hdr.gso_size));
+	if (d.gso)
+		r->res->rx_gso++;
+	r->res->rx_recv++;
+	/* A drop counter may have counted someone else's frame. */
+	if (r->res->rx_recv + r->res->rx_dropped > r->res->rx_sent)
+		r->res->rx_dropped = r->res->rx_sent - r->res->rx_recv;
+	if (gi < 8)
+		r->res->rx_per_guest[gi]++;
+	return 0;
+}
+
+/* A frame reached the host (TX). */
+static int fg_run_host_frame(struct fg_run *r, const __u8 *buf, size_t n)
+{
+	const struct virtio_net_hdr *vh = NULL;
+	struct fg_frame_desc d;
+	__u32 stream, seq, tlen;
+	unsigned int gi;
+	char err[256];
+
+	if (r->h->vnet_hdr) {
+		if (n < sizeof(*vh))
+			return fg_fail(r, "TX: short read %zu", n);
+		vh = (const void *)buf;
+		buf += sizeof(*vh);
+		n -= sizeof(*vh);
+	}
+	if (fg_frame_parse(buf, n, &stream, &seq, &tlen) ||
+	    stream == FG_JUNK_STREAM) {
+		r->res->foreign++;
+		return 0;
+	}
+	if (stream < 1 || stream > r->ng)
+		return fg_fail(r, "TX: unexpected stream %u seq %u", stream,
+			       seq);
+	gi = stream - 1;
+	if (seq != r->tx_expect[gi])
+		return fg_fail(r, "TX guest %u: got seq %u, want %lu (%s)", gi,
+			       seq, r->tx_expect[gi],
+			       seq > r->tx_expect[gi] ? "lost" :
+			       "duplicate or reordered");
+	fg_frame_describe(&r->cfg->plan, stream, seq, &d);
+	if (fg_frame_verify(buf, n, &d, err, sizeof(err)))
+		return fg_fail(r, "TX guest %u: %s", gi, err);
+	if (vh && d.gso && (vh->gso_type != VIRTIO_NET_HDR_GSO_TCPV4 ||
+			    le16toh(vh->gso_size) != FG_GSO_MSS))
+		return fg_fail(r, "TX guest %u seq %u: gso_type %u size %u",
+			       gi, seq, vh->gso_type, le16toh(vh->gso_size));
+	if (d.gso)
+		r->res->tx_gso++;
+	r->tx_expect[gi]++;
+	r->res->tx_recv++;
+	return 0;
+}
+
+static int fg_run_guest(struct fg_run *r, unsigned int gi, bool *progress)
+{
+	struct fg_guest *g = r->g[gi];
+	struct virtio_net_hdr_mrg_rxbuf hdr;
+	struct fg_frame_desc d;
+	unsigned int posted = 0;
+	int n, ret;
+
+	n = fg_guest_tx_reap(g);
+	if (n < 0)
+		return fg_fail(r, "guest %u: %s", gi, g->err);
+	if (n)
+		*progress = true;
+	while (r->tx_next[gi] < r->cfg->tx_frames &&
+	       r->tx_next[gi] - r->tx_expect[gi] < r->cfg->window) {
+		size_t len;
+
+		fg_frame_describe(&r->cfg->plan, gi + 1, r->tx_next[gi], &d);
+		len = fg_frame_build(r->frame, &d, r->h->mac, g->mac);
+		memset(&hdr, 0, sizeof(hdr));
+		fg_frame_vnet_hdr(&hdr.hdr, &d);
+		ret = fg_guest_tx(g, &hdr, r->frame, len);
+		if (ret == -EAGAIN)
+			break;
+		if (ret)
+			return fg_fail(r, "guest %u TX seq %lu: %s", gi,
+				       r->tx_next[gi], strerror(-ret));
+		r->tx_next[gi]++;
+		r->res->tx_sent++;
+		posted++;
+	}
+	if (posted) {
+		fg_guest_tx_kick(g);
+		*progress = true;
+	}
+	r->cur = gi;
+	n = fg_guest_rx_poll(g, fg_run_rx_cb, r);
+	if (n < 0)
+		return fg_fail(r, "guest %u RX: %s", gi,
+			       r->failed ? r->res->err : g->err);
+	if (n)
+		*progress = true;
+	return 0;
+}
+
+static int fg_run_host(struct fg_run *r, bool *progress)
+{
+	struct fg_traffic_result *res = r->res;
+	struct fg_frame_desc d;
+	ssize_t n;
+
+	while (res->rx_sent < r->cfg->rx_frames &&
+	       res->rx_sent - res->rx_recv - res->rx_dropped < r->cfg->window) {
+		size_t off = 0, len;
+
+		fg_frame_describe(&r->cfg->plan, FG_RX_STREAM, res->rx_sent,
+				  &d);
+		if (r->h->vnet_hdr) {
+			fg_frame_vnet_hdr((void *)r->buf, &d);
+			off = sizeof(struct virtio_net_hdr);
+		}
+		len = fg_frame_build(r->buf + off, &d, r->h->guest_mac,
+				     r->h->mac);
+		n = send(r->h->fd, r->buf, off + len, 0);
+		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS))
+			break;
+		if (n != (ssize_t)(off + len))
+			return fg_fail(r, "host inject seq %lu: %s",
+				       res->rx_sent,
+				       n < 0 ? strerror(errno) : "short");
+		res->rx_sent++;
+		*progress = true;
+	}
+	for (;;) {
+		n = recv(r->h->fd, r->buf, FG_FRAME_BUF + 16, MSG_TRUNC);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			return fg_fail(r, "host recv: %s", strerror(errno));
+		}
+		if (n > FG_FRAME_BUF + 16)
+			return fg_fail(r, "host recv: %zd byte frame", n);
+		*progress = true;
+		if (fg_run_host_frame(r, r->buf, n))
+			return -1;
+	}
+	return 0;
+}
+
+static bool fg_run_done(struct fg_run *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->ng; i++)
+		if (r->tx_expect[i] < r->cfg->tx_frames)
+			return false;
+	return r->res->rx_sent == r->cfg->rx_frames &&
+	       r->res->rx_recv + r->res->rx_dropped == r->res->rx_sent;
+}
+
+static void fg_run_state(struct fg_run *r, char *buf, size_t len)
+{
+	size_t off = 0;
+	unsigned int i;
+
+	for (i = 0; i < r->ng && off < len; i++) {
+		struct fg_guest *g = r->g[i];
+		struct fg_vq *tx = &g->dev.vq[FG_TXQ], *rx = &g->dev.vq[FG_RXQ];
+
+		off += snprintf(buf + off, len - off,
+				"[g%u tx posted %lu seen %lu, avail %u used %u/%u; rx avail %u used %u/%u] ",
+				i, r->tx_next[i], r->tx_expect[i],
+				tx->avail_idx, tx->last_used,
+				fg_v16_to_cpu(tx, tx->used->idx),
+				rx->avail_idx, rx->last_used,
+				fg_v16_to_cpu(rx, rx->used->idx));
+	}
+	if (off < len)
+		snprintf(buf + off, len - off,
+			 "rx sent %lu recv %lu dropped %lu",
+			 r->res->rx_sent, r->res->rx_recv,
+			 r->res->rx_dropped);
+}
+
+static int fg_run_wait(struct fg_run *r)
+{
+	struct pollfd p[2 * FG_MAX_GUESTS + 1];
+	unsigned int i, n = 0;
+	bool pending = false;
+
+	for (i = 0; i < r->ng; i++)
+		pending |= fg_guest_arm(r->g[i]);
+	if (pending)
+		return 1;
+	for (i = 0; i < r->ng; i++) {
+		p[n].fd = r->g[i]->dev.vq[FG_TXQ].call_fd;
+		p[n++].events = POLLIN;
+		p[n].fd = r->g[i]->dev.vq[FG_RXQ].call_fd;
+		p[n++].events = POLLIN;
+	}
+	p[n].fd = r->h->fd;
+	p[n++].events = POLLIN;
+	if (poll(p, n, FG_IDLE_MS) <= 0)
+		return 0;
+	for (i = 0; i < r->ng; i++) {
+		fg_vq_ack_call(&r->g[i]->dev.vq[FG_TXQ]);
+		fg_vq_ack_call(&r->g[i]->dev.vq[FG_RXQ]);
+	}
+	return 1;
+}
+
+int fg_traffic_run(struct fg_guest **g, unsigned int ng, struct fg_host *h,
+		   const struct fg_traffic_cfg *cfg,
+		   struct fg_traffic_result *res)
+{
+	struct fg_run r = {
+		.g = g, .ng = ng, .h = h, .cfg = cfg, .res = res,
+	};
+	double start = fg_now(), last;
+	unsigned int i, idle = 0;
+	int ret = -1;
+
+	memset(res, 0, sizeof(*res));
+	if (!ng || ng > FG_MAX_GUESTS)
+		return fg_fail(&r, "bad guest count %u", ng);
+	for (i = 0; i < ng; i++)
+		r.rx_last[i] = -1;
+	r.rx_seen = calloc(cfg->rx_frames / 8 + 1, 1);
+	r.buf = malloc(FG_FRAME_BUF + 64);
+	r.frame = malloc(FG_FRAME_BUF);
+	if (!r.rx_seen || !r.buf || !r.frame) {
+		fg_fail(&r, "out of memory");
+		goto out;
+	}
+	fg_host_arm_drops(h);
+	start = fg_now();
+	last = start;
+	while (!fg_run_done(&r)) {
+		bool progress = false;
+		int w;
+
+		for (i = 0; i < ng; i++)
+			if (fg_run_guest(&r, i, &progress))
+				goto out;
+		if (fg_run_host(&r, &progress))
+			goto out;
+		if (progress) {
+			last = fg_now();
+			idle = 0;
+			continue;
+		}
+		w = fg_run_wait(&r);
+		if (w)
+			continue;
+		if (++idle >= FG_IDLE_DROPS &&
+		    res->rx_sent > res->rx_recv) {
+			long long d = fg_host_drops(h);
+			unsigned long out = res->rx_sent - res->rx_recv;
+
+			res->rx_dropped = d > (long long)out ? out :
+					  (unsigned long)d;
+		}
+		if ((fg_now() - last) * 1000 > cfg->timeout_ms) {
+			char st[400];
+
+			fg_run_state(&r, st, sizeof(st));
+			fg_fail(&r, "no progress for %d ms: %s",
+				cfg->timeout_ms, st);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	res->seconds = fg_now() - start;
+	free(r.rx_seen);
+	free(r.buf);
+	free(r.frame);
+	return ret;
+}
