@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# build-module.sh KVER OUTDIR
+#
+# Builds vhnet.ko against KVER's headers from a private copy of the sources
+# in OUTDIR/src (log: OUTDIR/build.log), with W=1, and the selftests into
+# OUTDIR/selftests (log: OUTDIR/selftests.log).
+# Exit status: 0 clean; 1 something did not build; 2 vhnet.ko was built but
+# the build printed warnings (a failure too, but the module is testable).
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+[ $# -eq 2 ] || vm_die "usage: $0 KVER OUTDIR"
+kver=$1
+mkdir -p "$2"
+out=$(cd "$2" && pwd -P)
+[ -d "/lib/modules/$kver/build" ] || vm_die "no headers for $kver"
+
+status=0
+
+vm_copy_src "$out/src"
+log=$out/build.log
+if ! vm_kbuild "$kver" "$out/src" "$log" W=1 || [ ! -f "$out/src/vhnet.ko" ]; then
+	vm_msg "build-module: vhnet.ko FAILED to build for $kver (log: $log)"
+	grep -aE 'error|warning:' "$log" | head -40 | sed 's/^/  /'
+	status=1
+elif grep -qaE 'warning:|error:' "$log"; then
+	vm_msg "build-module: W=1 build of vhnet.ko for $kver has warnings (log: $log)"
+	grep -aE 'warning:|error:' "$log" | head -40 | sed 's/^/  /'
+	status=2
+fi
+
+ksft=$VM_BUILD/ksrc/tools/testing/selftests
+[ -f "$ksft/kselftest_harness.h" ] || "$VM_TOP/tools/ksrc.sh" ||
+	vm_die "cannot extract the kselftest harness"
+rm -rf "$out/selftests"
+slog=$out/selftests.log
+if ! make -C "$VM_TOP/selftests" OUT="$out/selftests" KSFT_INC="$ksft" \
+		>"$slog" 2>&1; then
+	vm_msg "build-module: selftests FAILED to build (log: $slog)"
+	grep -aE 'error|warning:' "$slog" | head -40 | sed 's/^/  /'
+	status=1
+fi
+exit $status

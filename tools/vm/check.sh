@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# check.sh [--all|--quick]
+#
+# For every supported kernel (--quick: 6.12 only): build vhnet.ko with W=1
+# and the selftests, boot a VM, run the selftests in it, collect the TAP.
+# Prints all TAP (prefixed with the kernel series), a summary line per
+# kernel, and as the very last line "N passed, N failed" over all kernels.
+# N counts kselftest cases ("ok"/"not ok"); each of these adds a failure
+# too: a build failure or W=1 warning, a boot failure or VM timeout, a
+# failed setup step in the guest (modprobe, insmod, rmmod), a test binary
+# that crashed, timed out or exited badly, and kernel problems (Oops, BUG,
+# WARNING, ...) in the guest's log. Exit status: 0 only if nothing failed.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+set_name=all
+case ${1:---all} in
+--all) set_name=all ;;
+--quick) set_name=quick ;;
+*) vm_die "usage: $0 [--all|--quick]" ;;
+esac
+
+total_pass=0 total_fail=0
+summaries=()
+
+"$VM_TOP/tools/ksrc.sh" || vm_die "tools/ksrc.sh failed"
+
+mapfile -t kernels < <(vm_kernels "$set_name")
+want=1
+[ "$set_name" = all ] && want=2
+if [ "${#kernels[@]}" -lt "$want" ]; then
+	vm_msg "check: expected $want supported kernel(s), found: ${kernels[*]:-none} (make deps)"
+	total_fail=$((total_fail + 1))
+	summaries+=("missing kernels: FAILED (found: ${kernels[*]:-none})")
+fi
+
+# Per-kernel counters, set by the functions below.
+k_pass=0 k_fail=0 k_skip=0 k_notes=()
+k_note() { k_notes+=("$*"); }
+k_failure() { k_fail=$((k_fail + 1)); k_note "$*"; }
+
+# Report one selftest binary: print its TAP, count its cases, and add a
+# failure if the binary itself did not end well.
+report_test() {
+	local label=$1 res=$2 name=$3 tap rc counts p f s plan bad=
+	tap=$res/$name.tap
+	rc=$(cat "$res/$name.rc" 2>/dev/null)
+	vm_msg "[$label] # selftest $name (exit status ${rc:-none})"
+	[ -f "$tap" ] && sed "s/^/[$label] /" "$tap"
+	counts=$(awk '
+		/^ok / { if (/# SKIP/) s++; else p++ }
+		/^not ok / { f++ }
+		/^1\.\.[0-9]+/ { plan = substr($1, 4) + 0 }
+		END { printf "%d %d %d %d", p, f, s, (plan == "" ? -1 : plan) }
+	' "$tap" 2>/dev/null || echo "0 0 0 -1")
+	read -r p f s plan <<<"$counts"
+	k_pass=$((k_pass + p)) k_fail=$((k_fail + f)) k_skip=$((k_skip + s))
+
+	if [ -z "$rc" ]; then
+		bad="did not run to the end (guest died?)"
+	elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+		bad="timed out"
+	elif [ "$rc" -gt 128 ]; then
+		bad="killed by signal $((rc - 128))"
+	elif [ "$rc" != 0 ] && [ "$rc" != 1 ]; then
+		bad="exit status $rc"
+	elif [ "$rc" = 1 ] && [ "$f" = 0 ]; then
+		bad="exit status 1 without a failed case"
+	elif [ "$plan" -lt 0 ]; then
+		bad="printed no TAP plan"
+	elif [ $((p + f + s)) -lt "$plan" ]; then
+		bad="reported $((p + f + s)) of $plan planned cases"
+	fi
+	if [ -n "$bad" ]; then
+		k_failure "$name: $bad"
+		vm_msg "[$label] # $name: $bad"
+		if [ -s "$res/$name.err" ]; then
+			vm_msg "[$label] # stderr (last 50 lines of $res/$name.err):"
+			tail -50 "$res/$name.err" | sed "s/^/[$label] #   /"
+		fi
+	fi
+}
+
+check_kernel() {
+	local kver=$1 label out res brc qrc t0 t1 t2 n=0 f name
+	label=$(echo "$kver" | cut -d. -f1,2)
+	out=$VM_BUILD/$kver
+	res=$out/results
+	k_pass=0 k_fail=0 k_skip=0 k_notes=()
+	mkdir -p "$out"
+
+	vm_msg "==== [$label] $kver: building (W=1)"
+	t0=$SECONDS
+	"$VM_TOP/tools/vm/build-module.sh" "$kver" "$out"
+	brc=$?
+	t1=$SECONDS
+	case $brc in
+	0) ;;
+	2) k_failure "W=1 warnings (log: $out/build.log)" ;;
+	*) k_failure "build failed (logs: $out/build.log, $out/selftests.log)" ;;
+	esac
+
+	if [ "$brc" = 0 ] || [ "$brc" = 2 ]; then
+		rm -rf "$res"
+		mkdir -p "$res"
+		vm_msg "==== [$label] booting ($(vm_accel), ${VM_SMP} CPUs, ${VM_MEM} MB)"
+		vm_boot "$kver" "$out" test
+		qrc=$?
+		t2=$SECONDS
+		if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+			k_failure "VM killed after the ${VM_TIMEOUT}s safety timeout"
+		elif [ "$qrc" != 0 ]; then
+			k_failure "qemu exited with status $qrc (log: $out/qemu.log)"
+			sed 's/^/  qemu: /' "$out/qemu.log" | tail -20
+		fi
+		[ -f "$res/done" ] ||
+			k_failure "the guest did not finish (boot failure, panic or hang)"
+		if [ -s "$res/setup-failures" ]; then
+			while IFS= read -r f; do
+				k_failure "guest setup: $f"
+			done <"$res/setup-failures"
+			sed 's/^/  setup stderr: /' "$res/setup.err" 2>/dev/null
+		fi
+
+		for t in "$out"/selftests/*_test; do
+			[ -x "$t" ] || continue
+			name=$(basename "$t")
+			n=$((n + 1))
+			# Nothing ran if the module did not load; say so once.
+			if [ ! -f "$res/$name.rc" ] && [ -s "$res/setup-failures" ]; then
+				continue
+			fi
+			report_test "$label" "$res" "$name"
+		done
+		[ "$n" -gt 0 ] || k_failure "no selftests were built"
+
+		if ! vm_log_problems "$out/console.log" ||
+		   { [ -f "$res/dmesg.txt" ] && ! vm_log_problems "$res/dmesg.txt"; }; then
+			k_failure "kernel problems in the guest log"
+		fi
+		vm_msg "==== [$label] build $((t1 - t0))s, VM $((t2 - t1))s"
+	fi
+
+	if [ "$k_fail" -gt 0 ]; then
+		vm_msg "==== [$label] FAILED; console log: $out/console.log"
+	fi
+	local line="[$label] $kver: $k_pass passed, $k_fail failed, $k_skip skipped"
+	[ ${#k_notes[@]} -eq 0 ] || line+=" -- $(IFS=';'; echo "${k_notes[*]}" | sed 's/;/; /g')"
+	summaries+=("$line")
+	total_pass=$((total_pass + k_pass))
+	total_fail=$((total_fail + k_fail))
+}
+
+for k in "${kernels[@]}"; do
+	check_kernel "$k"
+done
+
+vm_msg "==== summary"
+for s in "${summaries[@]}"; do
+	vm_msg "$s"
+done
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" = 0 ]

@@ -1,0 +1,94 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Runs inside the test VM, chrooted into the host's Debian userland (see
+# init.sh):  guest-run.sh MODE OUT
+#
+# Loads the helper modules and OUT/src/vhnet.ko, then for MODE
+#   test  runs every OUT/selftests/*_test (sorted), each under a time limit
+#   demo  shows that /dev/vhnet is there
+# Results go to OUT/results/ (a host directory shared writable):
+#   <test>.tap / <test>.err / <test>.rc   stdout, stderr, exit status
+#   setup-failures                        one line per failed setup step
+#   dmesg.txt, done                       kernel log; written last
+# Console output is our progress only; test output never goes there.
+set -u
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/tmp LC_ALL=C.UTF-8
+umask 022
+
+mode=$1 out=$2
+res=$out/results
+ko=$out/src/vhnet.ko
+test_timeout=${VHNET_TEST_TIMEOUT:-900}
+
+mkdir -p "$res"
+say() { echo "vm: $*"; }
+setup_fail() {
+	echo "$*" >>"$res/setup-failures"
+	say "FAILED: $*"
+}
+
+say "kernel $(uname -r), mode $mode"
+for m in tun tap macvtap macvlan veth dummy vhost_net; do
+	modprobe "$m" 2>>"$res/setup.err" || setup_fail "modprobe $m"
+done
+
+loaded=0
+if insmod "$ko" 2>>"$res/setup.err"; then
+	loaded=1
+	# devtmpfs creates the node; give it a moment all the same.
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		[ -c /dev/vhnet ] && break
+		sleep 0.2
+	done
+	[ -c /dev/vhnet ] || setup_fail "/dev/vhnet missing after insmod"
+else
+	setup_fail "insmod $ko"
+fi
+export VHNET_KO=$ko VHNET_DEV=/dev/vhnet
+
+run_tests() {
+	local t name rc
+	for t in $(find "$out/selftests" -maxdepth 1 -name '*_test' -type f \
+			-perm -u+x | LC_ALL=C sort); do
+		name=$(basename "$t")
+		say "running $name"
+		(cd /tmp && exec timeout -k 10 "$test_timeout" "$t") \
+			>"$res/$name.tap" 2>"$res/$name.err" </dev/null
+		rc=$?
+		echo "$rc" >"$res/$name.rc"
+		say "$name exited with status $rc"
+	done
+}
+
+case $mode in
+test)
+	if [ $loaded = 1 ]; then
+		run_tests
+	else
+		say "not running the selftests: vhnet.ko did not load"
+	fi
+	;;
+demo)
+	if [ -c /dev/vhnet ]; then
+		{
+			echo "vhnet.ko loaded on $(uname -r)"
+			echo "$(ls -l /dev/vhnet)"
+			echo "data path not yet available"
+		} | tee "$res/demo.out"
+	fi
+	;;
+*)
+	setup_fail "unknown mode '$mode'"
+	;;
+esac
+
+# The module must come out cleanly too (tests may have unloaded it).
+if grep -q '^vhnet ' /proc/modules; then
+	rmmod vhnet 2>>"$res/setup.err" || setup_fail "rmmod vhnet"
+fi
+
+dmesg >"$res/dmesg.txt" 2>&1
+echo done >"$res/done"
+sync
+say "finished"
