@@ -11,6 +11,7 @@
  *   fg_net.h      tap, macvtap, veth, dummy, AF_PACKET helpers
  *   fg_traffic.h  the verified traffic engine
  *   fg_hostile.h  malformed rings
+ *   fg_env.h      ready-made backends with host endpoints
  */
 #ifndef FAKEGUEST_H
 #define FAKEGUEST_H
@@ -23,5 +24,6 @@
 #include "fg_net.h"
 #include "fg_traffic.h"
 #include "fg_hostile.h"
+#include "fg_env.h"
 
 #endif /* FAKEGUEST_H */

@@ -103,6 +103,7 @@ int fg_guest_init(struct fg_guest *g, const struct fg_guest_cfg *cfg,
 	int ret;
 
 	memset(g, 0, sizeof(*g));
+	g->dev.fd = -1;
 	g->cfg = *cfg;
 	g->backend_fd = backend_fd;
 	if (!g->cfg.max_frame)

@@ -1,0 +1,560 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Data-path integrity tests for vhost-net style devices.
+ *
+ * Every test runs twice: against the in-tree /dev/vhost-net, the reference
+ * that proves the fake guest right, and against vhnet ($VHNET_DEV, default
+ * /dev/vhnet). Frames carry a stream, a sequence number and a byte
+ * pattern; receivers check every byte, and that nothing is lost (TX),
+ * duplicated or reordered, and that RX frames not delivered were counted as
+ * drops by the backend. VHNET_FRAMES sets the frames per direction
+ * (default 100000).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "fakeguest.h"
+
+/* The harness's own functions trip these with -Wextra. */
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wclobbered"
+
+#define REF_DEV		"/dev/vhost-net"
+#define DEF_FRAMES	100000UL
+#define GSO_EVERY	64
+#define SHORT_FRAMES	64UL
+#define NCONC		8
+
+/* Generous: 100k frames each way take minutes under TCG. */
+#define DATA_TIMEOUT	1800
+#define HOSTILE_TIMEOUT	180
+
+#define F_NO(bit)	(FG_FEATURES_DEFAULT & ~FG_F(bit))
+
+static const char *dev_path(const char *dev)
+{
+	const char *env;
+
+	if (dev)
+		return dev;
+	env = getenv("VHNET_DEV");
+	return env && *env ? env : "/dev/vhnet";
+}
+
+static bool is_ref(const char *dev)
+{
+	return dev && !strcmp(dev, REF_DEV);
+}
+
+/* Interface names must be unique among concurrently live rigs. */
+static unsigned int rig_id(unsigned int n)
+{
+	return (getpid() % 100000) * 10 + n;
+}
+
+static void rig_cfg(struct fg_rig_cfg *c, const char *dev,
+		    enum fg_backend bk, __u64 features, unsigned int ring,
+		    bool gso, unsigned int id)
+{
+	memset(c, 0, sizeof(*c));
+	c->guest.dev_path = dev_path(dev);
+	c->guest.features = features;
+	c->guest.ring_num = ring;
+	c->guest.nregions = 1;
+	c->guest.max_frame = gso ? FG_GSO_FRAME_MAX : FG_FRAME_MAX;
+	c->guest.seed = id;
+	c->backend = bk;
+	c->id = id;
+}
+
+static void traffic_cfg(struct fg_traffic_cfg *t, unsigned long tx,
+			unsigned long rx, bool gso)
+{
+	fg_traffic_defaults(t);
+	t->tx_frames = tx;
+	t->rx_frames = rx;
+	t->plan.gso_every = gso ? GSO_EVERY : 0;
+}
+
+static void log_result(struct __test_metadata *_metadata, const char *what,
+		       const struct fg_traffic_result *res)
+{
+	unsigned long n = res->tx_recv + res->rx_recv;
+
+	TH_LOG("%s: tx %lu/%lu (gso %lu), rx %lu/%lu (gso %lu, dropped %lu)",
+	       what, res->tx_recv, res->tx_sent, res->tx_gso, res->rx_recv,
+	       res->rx_sent, res->rx_gso, res->rx_dropped);
+	TH_LOG("%s: foreign %lu, %.1f s, %.0f frames/s", what, res->foreign,
+	       res->seconds, res->seconds > 0 ? n / res->seconds : 0.0);
+}
+
+/* ---------------------------------------------------------------------
+ * Integrity matrix: one configuration flipped at a time from QEMU's
+ * default, over every backend.
+ */
+
+FIXTURE(data) {
+	struct fg_rig rig;
+	unsigned long frames;
+	bool gso;
+};
+
+struct data_cfg {
+	enum fg_backend backend;
+	__u64 features;
+	unsigned int ring;
+	unsigned int nregions;
+	unsigned int rx_buf_len;	/* mergeable buffer size, 0: default */
+	unsigned int layouts;		/* FG_TX_*, 0: all */
+	bool gso;			/* 64 KB TCPv4 GSO frames mixed in */
+};
+
+/* QEMU's default: VERSION_1, INDIRECT, EVENT_IDX, MRG_RXBUF; header 12. */
+static const struct data_cfg cfg_default = {
+	.backend = FG_BK_TAP, .features = FG_FEATURES_DEFAULT, .ring = 256, .gso = true
+};
+
+/*
+ * Legacy: native endian (LE here), header 12 because of MRG_RXBUF, header
+ * in its own descriptor.
+ */
+static const struct data_cfg cfg_legacy = {
+	.backend = FG_BK_TAP,
+	.features = F_NO(VIRTIO_F_VERSION_1) & ~FG_F(VIRTIO_F_ANY_LAYOUT),
+	.ring = 256, .gso = true
+};
+
+/* Legacy with ANY_LAYOUT: header split anywhere. */
+static const struct data_cfg cfg_legacy_anylayout = {
+	.backend = FG_BK_TAP, .features = F_NO(VIRTIO_F_VERSION_1), .ring = 256,
+	.gso = true
+};
+
+/* Legacy without MRG_RXBUF: the 10-byte header, big RX chains. */
+static const struct data_cfg cfg_legacy_no_mrg = {
+	.backend = FG_BK_TAP,
+	.features = F_NO(VIRTIO_F_VERSION_1) & ~FG_F(VIRTIO_NET_F_MRG_RXBUF) &
+		    ~FG_F(VIRTIO_F_ANY_LAYOUT),
+	.ring = 256, .gso = true
+};
+
+static const struct data_cfg cfg_no_indirect = {
+	.backend = FG_BK_TAP, .features = F_NO(VIRTIO_RING_F_INDIRECT_DESC),
+	.ring = 256, .gso = true
+};
+
+static const struct data_cfg cfg_no_event_idx = {
+	.backend = FG_BK_TAP, .features = F_NO(VIRTIO_RING_F_EVENT_IDX),
+	.ring = 256, .gso = true
+};
+
+/* VERSION_1 without MRG_RXBUF: header 12, one big chain per frame. */
+static const struct data_cfg cfg_no_mrg = {
+	.backend = FG_BK_TAP, .features = F_NO(VIRTIO_NET_F_MRG_RXBUF),
+	.ring = 256, .gso = true
+};
+
+/* Small mergeable buffers: many num_buffers per frame. */
+static const struct data_cfg cfg_mrg_small_bufs = {
+	.backend = FG_BK_TAP, .features = FG_FEATURES_DEFAULT, .ring = 256,
+	.rx_buf_len = 256, .gso = true
+};
+
+/*
+ * VHOST_NET_F_VIRTIO_NET_HDR: vhost adds and strips the header, the tap
+ * has none.
+ */
+static const struct data_cfg cfg_vhost_hdr_tap = {
+	.backend = FG_BK_TAP_NOHDR, .features = FG_FEATURES_DEFAULT,
+	.ring = 256
+};
+
+static const struct data_cfg cfg_ring_1 = {
+	.backend = FG_BK_TAP, .features = FG_FEATURES_DEFAULT, .ring = 1, .gso = true
+};
+
+static const struct data_cfg cfg_ring_1_noindirect = {
+	.backend = FG_BK_TAP, .features = F_NO(VIRTIO_RING_F_INDIRECT_DESC),
+	.ring = 1
+};
+
+static const struct data_cfg cfg_ring_32768 = {
+	.backend = FG_BK_TAP, .features = FG_FEATURES_DEFAULT, .ring = 32768,
+	.gso = true
+};
+
+/* Guest memory in 4 GPA-adjacent regions: buffers straddle them. */
+static const struct data_cfg cfg_mem_regions = {
+	.backend = FG_BK_TAP, .features = FG_FEATURES_DEFAULT, .ring = 256,
+	.nregions = 4, .gso = true
+};
+
+/* macvtap on a dummy; the host reads and injects on a macvlan peer. */
+static const struct data_cfg cfg_macvtap = {
+	.backend = FG_BK_MACVTAP, .features = FG_FEATURES_DEFAULT, .ring = 256,
+	.gso = true
+};
+
+/* AF_PACKET on a veth end; VHOST_NET_F_VIRTIO_NET_HDR. */
+static const struct data_cfg cfg_packet = {
+	.backend = FG_BK_PACKET, .features = FG_FEATURES_DEFAULT, .ring = 256
+};
+
+/* 2-queue tap, one device per queue. */
+static const struct data_cfg cfg_tap_mq = {
+	.backend = FG_BK_TAP_MQ, .features = FG_FEATURES_DEFAULT, .ring = 256,
+	.gso = true
+};
+
+FIXTURE_VARIANT(data) {
+	const char *dev;		/* NULL: vhnet */
+	const struct data_cfg *cfg;
+};
+
+FIXTURE_VARIANT_ADD(data, vhost_net_default) { REF_DEV, &cfg_default };
+FIXTURE_VARIANT_ADD(data, vhnet_default) { NULL, &cfg_default };
+FIXTURE_VARIANT_ADD(data, vhost_net_legacy) { REF_DEV, &cfg_legacy };
+FIXTURE_VARIANT_ADD(data, vhnet_legacy) { NULL, &cfg_legacy };
+FIXTURE_VARIANT_ADD(data, vhost_net_legacy_anylayout) { REF_DEV, &cfg_legacy_anylayout };
+FIXTURE_VARIANT_ADD(data, vhnet_legacy_anylayout) { NULL, &cfg_legacy_anylayout };
+FIXTURE_VARIANT_ADD(data, vhost_net_legacy_no_mrg) { REF_DEV, &cfg_legacy_no_mrg };
+FIXTURE_VARIANT_ADD(data, vhnet_legacy_no_mrg) { NULL, &cfg_legacy_no_mrg };
+FIXTURE_VARIANT_ADD(data, vhost_net_no_indirect) { REF_DEV, &cfg_no_indirect };
+FIXTURE_VARIANT_ADD(data, vhnet_no_indirect) { NULL, &cfg_no_indirect };
+FIXTURE_VARIANT_ADD(data, vhost_net_no_event_idx) { REF_DEV, &cfg_no_event_idx };
+FIXTURE_VARIANT_ADD(data, vhnet_no_event_idx) { NULL, &cfg_no_event_idx };
+FIXTURE_VARIANT_ADD(data, vhost_net_no_mrg) { REF_DEV, &cfg_no_mrg };
+FIXTURE_VARIANT_ADD(data, vhnet_no_mrg) { NULL, &cfg_no_mrg };
+FIXTURE_VARIANT_ADD(data, vhost_net_mrg_small_bufs) { REF_DEV, &cfg_mrg_small_bufs };
+FIXTURE_VARIANT_ADD(data, vhnet_mrg_small_bufs) { NULL, &cfg_mrg_small_bufs };
+FIXTURE_VARIANT_ADD(data, vhost_net_vhost_hdr_tap) { REF_DEV, &cfg_vhost_hdr_tap };
+FIXTURE_VARIANT_ADD(data, vhnet_vhost_hdr_tap) { NULL, &cfg_vhost_hdr_tap };
+FIXTURE_VARIANT_ADD(data, vhost_net_ring_1) { REF_DEV, &cfg_ring_1 };
+FIXTURE_VARIANT_ADD(data, vhnet_ring_1) { NULL, &cfg_ring_1 };
+FIXTURE_VARIANT_ADD(data, vhost_net_ring_1_noindirect) { REF_DEV, &cfg_ring_1_noindirect };
+FIXTURE_VARIANT_ADD(data, vhnet_ring_1_noindirect) { NULL, &cfg_ring_1_noindirect };
+FIXTURE_VARIANT_ADD(data, vhost_net_ring_32768) { REF_DEV, &cfg_ring_32768 };
+FIXTURE_VARIANT_ADD(data, vhnet_ring_32768) { NULL, &cfg_ring_32768 };
+FIXTURE_VARIANT_ADD(data, vhost_net_mem_regions) { REF_DEV, &cfg_mem_regions };
+FIXTURE_VARIANT_ADD(data, vhnet_mem_regions) { NULL, &cfg_mem_regions };
+FIXTURE_VARIANT_ADD(data, vhost_net_macvtap) { REF_DEV, &cfg_macvtap };
+FIXTURE_VARIANT_ADD(data, vhnet_macvtap) { NULL, &cfg_macvtap };
+FIXTURE_VARIANT_ADD(data, vhost_net_packet) { REF_DEV, &cfg_packet };
+FIXTURE_VARIANT_ADD(data, vhnet_packet) { NULL, &cfg_packet };
+FIXTURE_VARIANT_ADD(data, vhost_net_tap_mq) { REF_DEV, &cfg_tap_mq };
+FIXTURE_VARIANT_ADD(data, vhnet_tap_mq) { NULL, &cfg_tap_mq };
+
+FIXTURE_SETUP(data)
+{
+	struct fg_rig_cfg c;
+
+	self->frames = fg_env_frames(DEF_FRAMES);
+	self->gso = variant->cfg->gso &&
+		    fg_env_has_vnet_hdr(variant->cfg->backend);
+	rig_cfg(&c, variant->dev, variant->cfg->backend,
+		variant->cfg->features, variant->cfg->ring, self->gso,
+		rig_id(0));
+	c.guest.nregions = variant->cfg->nregions ? variant->cfg->nregions : 1;
+	c.guest.rx_buf_len = variant->cfg->rx_buf_len;
+	c.guest.tx_layouts = variant->cfg->layouts;
+	ASSERT_EQ(0, fg_rig_up(&self->rig, &c))
+		TH_LOG("%s, %s: %s", c.guest.dev_path,
+		       fg_env_name(variant->cfg->backend), self->rig.err);
+	if (variant->cfg->nregions > 1)
+		ASSERT_LT(0U, self->rig.g[0].straddling)
+			TH_LOG("no buffer straddles a region boundary");
+}
+
+FIXTURE_TEARDOWN(data)
+{
+	fg_rig_down(&self->rig);
+}
+
+static void data_run(struct __test_metadata *_metadata, struct fg_rig *rig,
+		     unsigned long n, bool gso, bool tx)
+{
+	struct fg_traffic_result res;
+	struct fg_traffic_cfg t;
+	unsigned int ng = rig->ng, i;
+	int ret;
+
+	traffic_cfg(&t, tx ? n / ng : 0, tx ? 0 : n, gso);
+	if (ng > 1) {
+		/* Several flows so that the tap spreads them over queues. */
+		t.plan.flows = 16;
+		t.rx_any_order = true;
+	}
+	ret = fg_rig_run(rig, &t, &res);
+	log_result(_metadata, tx ? "TX" : "RX", &res);
+	ASSERT_EQ(0, ret) TH_LOG("%s", res.err);
+	if (tx) {
+		ASSERT_EQ(n / ng * ng, res.tx_recv);
+		if (gso)
+			ASSERT_LT(0UL, res.tx_gso);
+		return;
+	}
+	ASSERT_EQ(n, res.rx_recv + res.rx_dropped);
+	if (gso)
+		ASSERT_LT(0UL, res.rx_gso);
+	for (i = 0; ng > 1 && i < ng; i++)
+		EXPECT_LT(0UL, res.rx_per_guest[i])
+			TH_LOG("queue %u received nothing", i);
+}
+
+TEST_F_TIMEOUT(data, tx, DATA_TIMEOUT)
+{
+	data_run(_metadata, &self->rig, self->frames, self->gso, true);
+}
+
+TEST_F_TIMEOUT(data, rx, DATA_TIMEOUT)
+{
+	data_run(_metadata, &self->rig, self->frames, self->gso, false);
+}
+
+/* ---------------------------------------------------------------------
+ * Hostile rings: each malformation on each queue. vhnet must signal the
+ * queue's err eventfd; for both devices nothing hangs, the other queue
+ * keeps working, and the broken one works again after it is
+ * re-initialised, and after VHOST_RESET_OWNER.
+ */
+
+FIXTURE(hostile) {
+	struct fg_rig rig;
+};
+
+FIXTURE_VARIANT(hostile) {
+	const char *dev;
+	unsigned int q;
+	enum fg_hostile kind;
+};
+
+FIXTURE_VARIANT_ADD(hostile, vhost_net_tx_loop) { REF_DEV, FG_TXQ, FG_BAD_LOOP };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_tx_long_chain) { REF_DEV, FG_TXQ, FG_BAD_LONG_CHAIN };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_tx_next) { REF_DEV, FG_TXQ, FG_BAD_NEXT };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_tx_nested_ind) { REF_DEV, FG_TXQ, FG_BAD_NESTED_INDIRECT };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_tx_indirect_len0) { REF_DEV, FG_TXQ, FG_BAD_INDIRECT_LEN0 };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_tx_indirect_len) { REF_DEV, FG_TXQ, FG_BAD_INDIRECT_LEN };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_tx_indirect_loop) { REF_DEV, FG_TXQ, FG_BAD_INDIRECT_LOOP };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_tx_addr) { REF_DEV, FG_TXQ, FG_BAD_ADDR };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_tx_addr_wrap) { REF_DEV, FG_TXQ, FG_BAD_ADDR_WRAP };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_tx_dir) { REF_DEV, FG_TXQ, FG_BAD_DIRECTION };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_tx_head) { REF_DEV, FG_TXQ, FG_BAD_HEAD };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_tx_avail_idx) { REF_DEV, FG_TXQ, FG_BAD_AVAIL_IDX };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_rx_loop) { REF_DEV, FG_RXQ, FG_BAD_LOOP };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_rx_long_chain) { REF_DEV, FG_RXQ, FG_BAD_LONG_CHAIN };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_rx_next) { REF_DEV, FG_RXQ, FG_BAD_NEXT };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_rx_nested_ind) { REF_DEV, FG_RXQ, FG_BAD_NESTED_INDIRECT };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_rx_indirect_len0) { REF_DEV, FG_RXQ, FG_BAD_INDIRECT_LEN0 };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_rx_indirect_len) { REF_DEV, FG_RXQ, FG_BAD_INDIRECT_LEN };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_rx_indirect_loop) { REF_DEV, FG_RXQ, FG_BAD_INDIRECT_LOOP };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_rx_addr) { REF_DEV, FG_RXQ, FG_BAD_ADDR };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_rx_addr_wrap) { REF_DEV, FG_RXQ, FG_BAD_ADDR_WRAP };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_rx_dir) { REF_DEV, FG_RXQ, FG_BAD_DIRECTION };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_rx_head) { REF_DEV, FG_RXQ, FG_BAD_HEAD };
+FIXTURE_VARIANT_ADD(hostile, vhost_net_rx_avail_idx) { REF_DEV, FG_RXQ, FG_BAD_AVAIL_IDX };
+
+FIXTURE_VARIANT_ADD(hostile, vhnet_tx_loop) { NULL, FG_TXQ, FG_BAD_LOOP };
+FIXTURE_VARIANT_ADD(hostile, vhnet_tx_long_chain) { NULL, FG_TXQ, FG_BAD_LONG_CHAIN };
+FIXTURE_VARIANT_ADD(hostile, vhnet_tx_next) { NULL, FG_TXQ, FG_BAD_NEXT };
+FIXTURE_VARIANT_ADD(hostile, vhnet_tx_nested_ind) { NULL, FG_TXQ, FG_BAD_NESTED_INDIRECT };
+FIXTURE_VARIANT_ADD(hostile, vhnet_tx_indirect_len0) { NULL, FG_TXQ, FG_BAD_INDIRECT_LEN0 };
+FIXTURE_VARIANT_ADD(hostile, vhnet_tx_indirect_len) { NULL, FG_TXQ, FG_BAD_INDIRECT_LEN };
+FIXTURE_VARIANT_ADD(hostile, vhnet_tx_indirect_loop) { NULL, FG_TXQ, FG_BAD_INDIRECT_LOOP };
+FIXTURE_VARIANT_ADD(hostile, vhnet_tx_addr) { NULL, FG_TXQ, FG_BAD_ADDR };
+FIXTURE_VARIANT_ADD(hostile, vhnet_tx_addr_wrap) { NULL, FG_TXQ, FG_BAD_ADDR_WRAP };
+FIXTURE_VARIANT_ADD(hostile, vhnet_tx_dir) { NULL, FG_TXQ, FG_BAD_DIRECTION };
+FIXTURE_VARIANT_ADD(hostile, vhnet_tx_head) { NULL, FG_TXQ, FG_BAD_HEAD };
+FIXTURE_VARIANT_ADD(hostile, vhnet_tx_avail_idx) { NULL, FG_TXQ, FG_BAD_AVAIL_IDX };
+FIXTURE_VARIANT_ADD(hostile, vhnet_rx_loop) { NULL, FG_RXQ, FG_BAD_LOOP };
+FIXTURE_VARIANT_ADD(hostile, vhnet_rx_long_chain) { NULL, FG_RXQ, FG_BAD_LONG_CHAIN };
+FIXTURE_VARIANT_ADD(hostile, vhnet_rx_next) { NULL, FG_RXQ, FG_BAD_NEXT };
+FIXTURE_VARIANT_ADD(hostile, vhnet_rx_nested_ind) { NULL, FG_RXQ, FG_BAD_NESTED_INDIRECT };
+FIXTURE_VARIANT_ADD(hostile, vhnet_rx_indirect_len0) { NULL, FG_RXQ, FG_BAD_INDIRECT_LEN0 };
+FIXTURE_VARIANT_ADD(hostile, vhnet_rx_indirect_len) { NULL, FG_RXQ, FG_BAD_INDIRECT_LEN };
+FIXTURE_VARIANT_ADD(hostile, vhnet_rx_indirect_loop) { NULL, FG_RXQ, FG_BAD_INDIRECT_LOOP };
+FIXTURE_VARIANT_ADD(hostile, vhnet_rx_addr) { NULL, FG_RXQ, FG_BAD_ADDR };
+FIXTURE_VARIANT_ADD(hostile, vhnet_rx_addr_wrap) { NULL, FG_RXQ, FG_BAD_ADDR_WRAP };
+FIXTURE_VARIANT_ADD(hostile, vhnet_rx_dir) { NULL, FG_RXQ, FG_BAD_DIRECTION };
+FIXTURE_VARIANT_ADD(hostile, vhnet_rx_head) { NULL, FG_RXQ, FG_BAD_HEAD };
+FIXTURE_VARIANT_ADD(hostile, vhnet_rx_avail_idx) { NULL, FG_RXQ, FG_BAD_AVAIL_IDX };
+
+FIXTURE_SETUP(hostile)
+{
+	struct fg_rig_cfg c;
+
+	rig_cfg(&c, variant->dev, FG_BK_TAP, FG_FEATURES_DEFAULT, 256, false,
+		rig_id(0));
+	ASSERT_EQ(0, fg_rig_up(&self->rig, &c))
+		TH_LOG("%s: %s", c.guest.dev_path, self->rig.err);
+}
+
+FIXTURE_TEARDOWN(hostile)
+{
+	fg_rig_down(&self->rig);
+}
+
+static void short_run(struct __test_metadata *_metadata, struct fg_rig *rig,
+		      bool tx, bool rx, const char *what)
+{
+	struct fg_traffic_result res;
+	struct fg_traffic_cfg t;
+	int ret;
+
+	traffic_cfg(&t, tx ? SHORT_FRAMES : 0, rx ? SHORT_FRAMES : 0, false);
+	t.timeout_ms = 5000;
+	ret = fg_rig_run(rig, &t, &res);
+	ASSERT_EQ(0, ret) TH_LOG("%s: %s", what, res.err);
+	ASSERT_EQ(rx ? SHORT_FRAMES : 0UL, res.rx_recv + res.rx_dropped);
+}
+
+/* RX is only looked at when a frame waits: give the device one. */
+static void inject_junk(struct __test_metadata *_metadata, struct fg_rig *rig)
+{
+	struct fg_frame_desc d = {
+		.stream = FG_JUNK_STREAM, .len = 128,
+	};
+	__u8 buf[256];
+	size_t len;
+
+	memset(buf, 0, sizeof(struct virtio_net_hdr));
+	len = fg_frame_build(buf + sizeof(struct virtio_net_hdr), &d,
+			     rig->env.host.guest_mac, rig->env.host.mac);
+	ASSERT_EQ((ssize_t)(len + sizeof(struct virtio_net_hdr)),
+		  send(rig->env.host.fd, buf,
+		       len + sizeof(struct virtio_net_hdr), 0));
+}
+
+TEST_F_TIMEOUT(hostile, recover, HOSTILE_TIMEOUT)
+{
+	struct fg_guest *g = &self->rig.g[0];
+	unsigned int q = variant->q, round;
+	const char *name = fg_hostile_name(variant->kind);
+	int err;
+
+	short_run(_metadata, &self->rig, true, true, "before");
+	for (round = 0; round < 2; round++) {
+		ASSERT_EQ(0, fg_hostile_post(g, q, variant->kind))
+			TH_LOG("posting %s", name);
+		if (q == FG_RXQ)
+			inject_junk(_metadata, &self->rig);
+		err = fg_vq_wait_err(&g->dev.vq[q], 2000);
+		if (is_ref(variant->dev)) {
+			TH_LOG("vhost-net %s the err eventfd for: %s",
+			       err ? "did not signal" : "signalled", name);
+		} else {
+			ASSERT_EQ(0, err)
+				TH_LOG("no err eventfd for: %s", name);
+		}
+
+		/* The other queue is unaffected. */
+		short_run(_metadata, &self->rig, q == FG_RXQ, q == FG_TXQ,
+			  "other queue after the malformed buffer");
+
+		if (round == 0) {
+			ASSERT_EQ(0, fg_guest_reinit_vq(g, q))
+				TH_LOG("%s", g->err);
+		} else {
+			ASSERT_EQ(0, fg_guest_reset_owner(g))
+				TH_LOG("%s", g->err);
+		}
+		short_run(_metadata, &self->rig, true, true,
+			  round ? "after RESET_OWNER" : "after ring re-init");
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Concurrency: 8 devices, each on its own tap, traffic both ways at once.
+ */
+
+FIXTURE(concurrent) {
+	struct fg_rig rig[NCONC];
+	unsigned long frames;
+};
+
+FIXTURE_VARIANT(concurrent) {
+	const char *dev;
+};
+
+FIXTURE_VARIANT_ADD(concurrent, vhost_net) {
+	.dev = REF_DEV,
+};
+
+FIXTURE_VARIANT_ADD(concurrent, vhnet) {
+	.dev = NULL,
+};
+
+FIXTURE_SETUP(concurrent)
+{
+	struct fg_rig_cfg c;
+	unsigned int i;
+
+	self->frames = fg_env_frames(DEF_FRAMES);
+	for (i = 0; i < NCONC; i++) {
+		rig_cfg(&c, variant->dev, FG_BK_TAP, FG_FEATURES_DEFAULT, 256,
+			true, rig_id(i));
+		if (fg_rig_up(&self->rig[i], &c)) {
+			TH_LOG("rig %u: %s", i, self->rig[i].err);
+			while (i--)
+				fg_rig_down(&self->rig[i]);
+			ASSERT_TRUE(false);
+		}
+	}
+}
+
+FIXTURE_TEARDOWN(concurrent)
+{
+	unsigned int i;
+
+	for (i = 0; i < NCONC; i++)
+		fg_rig_down(&self->rig[i]);
+}
+
+struct conc_job {
+	struct fg_rig *rig;
+	struct fg_traffic_cfg cfg;
+	struct fg_traffic_result res;
+	int ret;
+};
+
+static void *conc_thread(void *arg)
+{
+	struct conc_job *j = arg;
+
+	j->ret = fg_rig_run(j->rig, &j->cfg, &j->res);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(concurrent, eight_devices, DATA_TIMEOUT)
+{
+	unsigned long per = self->frames / NCONC;
+	struct conc_job job[NCONC];
+	pthread_t th[NCONC];
+	unsigned int i;
+
+	for (i = 0; i < NCONC; i++) {
+		job[i].rig = &self->rig[i];
+		traffic_cfg(&job[i].cfg, per, per, true);
+		job[i].cfg.plan.seed = i + 1;
+		job[i].cfg.timeout_ms = 60000;
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, conc_thread, &job[i]));
+	}
+	for (i = 0; i < NCONC; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < NCONC; i++) {
+		char what[16];
+
+		snprintf(what, sizeof(what), "device %u", i);
+		log_result(_metadata, what, &job[i].res);
+		EXPECT_EQ(0, job[i].ret)
+			TH_LOG("device %u: %s", i, job[i].res.err);
+		EXPECT_EQ(per, job[i].res.tx_recv);
+		EXPECT_EQ(per, job[i].res.rx_recv + job[i].res.rx_dropped);
+	}
+}
+
+TEST_HARNESS_MAIN
