@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# build-module.sh KVER OUTDIR
+# build-module.sh [--module-only] KVER OUTDIR
 #
 # Builds vhnet.ko against KVER's headers from a private copy of the sources
 # in OUTDIR/src (log: OUTDIR/build.log), with W=1, and the selftests into
-# OUTDIR/selftests (log: OUTDIR/selftests.log).
+# OUTDIR/selftests (log: OUTDIR/selftests.log) unless --module-only.
 # Exit status: 0 clean; 1 something did not build; 2 vhnet.ko was built but
 # the build printed warnings (a failure too, but the module is testable).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-[ $# -eq 2 ] || vm_die "usage: $0 KVER OUTDIR"
+selftests=1
+if [ "${1:-}" = --module-only ]; then
+	selftests=0
+	shift
+fi
+[ $# -eq 2 ] || vm_die "usage: $0 [--module-only] KVER OUTDIR"
 kver=$1
 mkdir -p "$2"
 out=$(cd "$2" && pwd -P)
@@ -29,6 +34,8 @@ elif grep -qaE 'warning:|error:' "$log"; then
 	grep -aE 'warning:|error:' "$log" | head -40 | sed 's/^/  /'
 	status=2
 fi
+
+[ $selftests = 1 ] || exit $status
 
 ksft=$VM_BUILD/ksrc/tools/testing/selftests
 [ -f "$ksft/kselftest_harness.h" ] || "$VM_TOP/tools/ksrc.sh" ||
