@@ -4,6 +4,7 @@
 # sparse (C=2) over the module built against each supported kernel.
 # Exits non-zero on any finding. Logs: build/lint/.
 set -uo pipefail
+# shellcheck source=tools/vm/lib.sh
 . "$(dirname "$0")/vm/lib.sh"
 cd "$VM_TOP" || exit 1
 

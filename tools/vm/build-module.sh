@@ -8,6 +8,7 @@
 # Exit status: 0 clean; 1 something did not build; 2 vhnet.ko was built but
 # the build printed warnings (a failure too, but the module is testable).
 set -uo pipefail
+# shellcheck source=tools/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 selftests=1

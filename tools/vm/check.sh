@@ -12,6 +12,7 @@
 # that crashed, timed out or exited badly, and kernel problems (Oops, BUG,
 # WARNING, ...) in the guest's log. Exit status: 0 only if nothing failed.
 set -uo pipefail
+# shellcheck source=tools/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 set_name=all
@@ -146,7 +147,11 @@ check_kernel() {
 		vm_msg "==== [$label] FAILED; console log: $out/console.log"
 	fi
 	local line="[$label] $kver: $k_pass passed, $k_fail failed, $k_skip skipped"
-	[ ${#k_notes[@]} -eq 0 ] || line+=" -- $(IFS=';'; echo "${k_notes[*]}" | sed 's/;/; /g')"
+	local note sep=" -- "
+	for note in "${k_notes[@]}"; do
+		line+="$sep$note"
+		sep="; "
+	done
 	summaries+=("$line")
 	total_pass=$((total_pass + k_pass))
 	total_fail=$((total_fail + k_fail))

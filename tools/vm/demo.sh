@@ -3,6 +3,7 @@
 # demo.sh: boot the 6.12 VM, load vhnet and show /dev/vhnet.
 # A placeholder until the data path exists.
 set -uo pipefail
+# shellcheck source=tools/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 kver=$(vm_kernels quick)

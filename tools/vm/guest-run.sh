@@ -73,7 +73,7 @@ demo)
 	if [ -c /dev/vhnet ]; then
 		{
 			echo "vhnet.ko loaded on $(uname -r)"
-			echo "$(ls -l /dev/vhnet)"
+			ls -l /dev/vhnet
 			echo "data path not yet available"
 		} | tee "$res/demo.out"
 	fi
@@ -89,6 +89,6 @@ if grep -q '^vhnet ' /proc/modules; then
 fi
 
 dmesg >"$res/dmesg.txt" 2>&1
-echo done >"$res/done"
+echo finished >"$res/done"
 sync
 say "finished"

@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash disable=SC2013  # word splitting is intended
 # SPDX-License-Identifier: GPL-2.0
 # /init of the vhnet test initramfs (see vm_initramfs in lib.sh): mount the
 # host's / (9p tag hostroot, read-only) and the writable output directory
@@ -27,7 +28,7 @@ for m in $(cat /lib/vm/order); do
 	insmod "/lib/vm/$m.ko" || say "cannot load $m"
 done
 
-repo= out= mode=
+repo='' out='' mode=''
 for w in $(cat /proc/cmdline); do
 	case $w in
 	vmrepo=*) repo=${w#vmrepo=} ;;
@@ -35,8 +36,10 @@ for w in $(cat /proc/cmdline); do
 	vmmode=*) mode=${w#vmmode=} ;;
 	esac
 done
-[ -n "$repo" ] && [ -n "$out" ] && [ -n "$mode" ] ||
-	{ say "vmrepo=, vmout= and vmmode= are required"; off; }
+if [ -z "$repo" ] || [ -z "$out" ] || [ -z "$mode" ]; then
+	say "vmrepo=, vmout= and vmmode= are required"
+	off
+fi
 
 r=/mnt/root
 o9p=trans=virtio,version=9p2000.L,msize=512000

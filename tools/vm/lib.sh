@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # Shared shell functions for the vhnet VM tooling. Sourced (bash), never run.
 #
 #   vm_kernels quick|all        supported kernel versions, one a line
@@ -75,7 +76,8 @@ vm_9p_modules() {
 }
 
 vm_initramfs() {
-	local kver=$1 dir=$VM_BUILD/$kver img stage mods key m base
+	local kver=$1 dir img stage mods key m base
+	dir=$VM_BUILD/$kver
 	img=$dir/initramfs.cpio.gz
 	mods=$(vm_9p_modules "$kver") || return 1
 	key=$( {
