@@ -6,6 +6,7 @@
 #   vm_copy_src DEST            fresh copy of the module sources into DEST
 #   vm_kbuild KVER SRC LOG ARGS build SRC against KVER, log to LOG
 #   vm_initramfs KVER           (cached) busybox initramfs that mounts 9p
+#   vm_busybox_initramfs IMG INIT KVER MODULE...  the same, any /init
 #   vm_boot KVER OUT MODE       boot KVER, run tools/vm/guest-run.sh MODE OUT
 #   vm_log_problems FILE...     print kernel-problem lines; 1 if any
 #
@@ -65,35 +66,38 @@ vm_kbuild() {
 	make -C "/lib/modules/$kver/build" M="$src" "$@" modules >"$log" 2>&1
 }
 
-# Modules (paths, dependency order) needed to mount a virtio-9p share;
-# built-in ones are skipped.
-vm_9p_modules() {
+# Module files (paths, dependency order, each once) that loading MODULE...
+# on KVER needs; built-in ones are skipped.
+vm_module_files() {
 	local kver=$1 m
-	for m in virtio_pci 9pnet_virtio 9p; do
+	shift
+	for m in "$@"; do
 		modprobe -S "$kver" --show-depends "$m" ||
 			vm_die "cannot resolve module $m for $kver"
 	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }'
 }
 
-vm_initramfs() {
-	local kver=$1 dir img stage mods key m base
-	dir=$VM_BUILD/$kver
-	img=$dir/initramfs.cpio.gz
-	mods=$(vm_9p_modules "$kver") || return 1
+# vm_busybox_initramfs IMG INIT KVER MODULE...
+# (Cached) gzipped initramfs IMG: busybox, INIT as /init, and KVER's
+# MODULE... with their dependencies, uncompressed, in /lib/vm, their names
+# in load order in /lib/vm/order.
+vm_busybox_initramfs() {
+	local img=$1 init=$2 kver=$3 stage mods key m base
+	shift 3
+	mods=$(vm_module_files "$kver" "$@") || return 1
 	key=$( {
-		cat "$VM_TOP/tools/vm/init.sh"
+		cat "$init"
 		ls -lL /bin/busybox
 		for m in $mods; do ls -lL "$m"; done
 	} | sha256sum | cut -d' ' -f1)
 	if [ -f "$img" ] && [ "$(cat "$img.key" 2>/dev/null)" = "$key" ]; then
-		echo "$img"
 		return 0
 	fi
-	stage=$dir/initramfs.d
+	stage=$img.d
 	rm -rf "$stage"
 	mkdir -p "$stage"/{bin,dev,proc,sys,mnt/root,lib/vm}
 	cp /bin/busybox "$stage/bin/busybox"
-	cp "$VM_TOP/tools/vm/init.sh" "$stage/init"
+	cp "$init" "$stage/init"
 	chmod 755 "$stage/init"
 	for m in $mods; do
 		base=$(basename "$m")
@@ -106,11 +110,24 @@ vm_initramfs() {
 		esac
 		echo "${base%.ko*}" >>"$stage/lib/vm/order"
 	done
-	(cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) |
-		gzip -1 >"$img.tmp" || return 1
+	vm_cpio "$stage" | gzip -1 >"$img.tmp" || return 1
 	mv "$img.tmp" "$img"
 	echo "$key" >"$img.key"
 	rm -rf "$stage"
+}
+
+# The newc archive of everything under DIR, on stdout.
+vm_cpio() {
+	(cd "$1" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0)
+}
+
+# The test VM's initramfs (built if needed): mounts 9p, runs init.sh.
+vm_initramfs() {
+	local kver=$1 img
+	img=$VM_BUILD/$kver/initramfs.cpio.gz
+	mkdir -p "$VM_BUILD/$kver"
+	vm_busybox_initramfs "$img" "$VM_TOP/tools/vm/init.sh" "$kver" \
+		virtio_pci 9pnet_virtio 9p || return 1
 	echo "$img"
 }
 
