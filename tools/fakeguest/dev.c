@@ -76,7 +76,7 @@ int fg_dev_negotiate(struct fg_dev *d, __u64 want)
 	d->mrg_rxbuf = !!(f & FG_F(VIRTIO_NET_F_MRG_RXBUF));
 	d->indirect = !!(f & FG_F(VIRTIO_RING_F_INDIRECT_DESC));
 	d->event_idx = !!(f & FG_F(VIRTIO_RING_F_EVENT_IDX));
-	d->any_layout = !d->legacy || (f & FG_F(VIRTIO_F_ANY_LAYOUT));
+	d->any_layout = !d->legacy;
 	d->vhost_hdr = !!(f & FG_F(VHOST_NET_F_VIRTIO_NET_HDR));
 	d->hdr_len = fg_net_hdr_len(f);
 	return 0;

@@ -232,6 +232,39 @@ void fg_env_down(struct fg_env *e)
 	e->lower[0] = 0;
 }
 
+static size_t fg_env_dump_if(const char *ifname, char *buf, size_t len)
+{
+	static const char * const st[] = {
+		"rx_packets", "rx_dropped", "rx_errors", "rx_frame_errors",
+		"tx_packets", "tx_dropped", "tx_errors",
+	};
+	size_t off;
+	unsigned int i;
+
+	if (!ifname[0] || !len)
+		return 0;
+	off = snprintf(buf, len, "%s:", ifname);
+	for (i = 0; i < sizeof(st) / sizeof(st[0]) && off < len; i++)
+		off += snprintf(buf + off, len - off, " %s %lld", st[i],
+				fg_if_stat(ifname, st[i]));
+	if (off < len)
+		off += snprintf(buf + off, len - off, "; ");
+	return off < len ? off : len;
+}
+
+void fg_env_dump(const struct fg_env *e, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	off += fg_env_dump_if(e->ifname, buf + off, len - off);
+	off += fg_env_dump_if(e->peer, buf + off, len - off);
+	off += fg_env_dump_if(e->lower, buf + off, len - off);
+	if (e->host.fd >= 0 && off < len)
+		snprintf(buf + off, len - off, "host socket drops %lld",
+			 fg_packet_drops(e->host.fd));
+}
+
 int fg_env_attach(struct fg_env *e, unsigned int q, struct fg_guest *g)
 {
 	int ret;

@@ -21,12 +21,17 @@
 
 #define FG_F(bit)	(1ULL << (bit))
 
-/* What QEMU negotiates with vhost-net by default. */
+/*
+ * What QEMU negotiates with vhost-net by default. Note: bit 27 is
+ * VIRTIO_F_ANY_LAYOUT for a virtio device but VHOST_NET_F_VIRTIO_NET_HDR
+ * for vhost-net ("vhost adds and strips the header"), so ANY_LAYOUT is never
+ * passed to the device: it is a guest-side choice (fg_guest_cfg.any_layout),
+ * and vhost-net accepts any layout anyway.
+ */
 #define FG_FEATURES_DEFAULT (FG_F(VIRTIO_F_VERSION_1) |			\
 			     FG_F(VIRTIO_RING_F_INDIRECT_DESC) |	\
 			     FG_F(VIRTIO_RING_F_EVENT_IDX) |		\
-			     FG_F(VIRTIO_NET_F_MRG_RXBUF) |		\
-			     FG_F(VIRTIO_F_ANY_LAYOUT))
+			     FG_F(VIRTIO_NET_F_MRG_RXBUF))
 
 struct fg_dev {
 	int fd;
@@ -37,7 +42,7 @@ struct fg_dev {
 	bool mrg_rxbuf;
 	bool indirect;
 	bool event_idx;
-	bool any_layout;	/* VERSION_1 or ANY_LAYOUT */
+	bool any_layout;	/* VERSION_1, or the guest's legacy choice */
 	bool vhost_hdr;		/* VHOST_NET_F_VIRTIO_NET_HDR */
 	unsigned int hdr_len;	/* virtio-net header size the guest sees */
 	struct fg_mem *mem;

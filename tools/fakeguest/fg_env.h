@@ -52,6 +52,9 @@ int fg_env_up(struct fg_env *e, enum fg_backend kind, unsigned int id,
 	      size_t errlen);
 void fg_env_down(struct fg_env *e);
 
+/* Interface counters, for failure reports. */
+void fg_env_dump(const struct fg_env *e, char *buf, size_t len);
+
 /*
  * Attach backend queue @q of @e to both rings of @g (which was set up with
  * backend_fd -1).

@@ -18,7 +18,11 @@
 #define FG_FRAME_MAGIC		0x46674e74	/* "FgNt" */
 #define FG_FRAME_MIN		60
 #define FG_FRAME_MAX		1514
-#define FG_GSO_FRAME_MAX	(14 + 65535)
+/*
+ * Largest GSO frame: the stack segments skbs of gso_max_size (64 KiB) or
+ * more on transmit, so a frame that crosses a netdev stays below that.
+ */
+#define FG_GSO_FRAME_MAX	65535
 #define FG_GSO_MSS		1448
 #define FG_FRAME_BUF		(FG_GSO_FRAME_MAX + 64)
 /* Frames of this stream are ours but belong to no check. */

@@ -30,6 +30,7 @@ struct fg_guest_cfg {
 	unsigned int rx_buf_len;	/* mergeable RX buffer size */
 	unsigned int tx_layouts;	/* FG_TX_*; 0 means all */
 	unsigned int max_inflight;	/* buffers per queue, 0: default */
+	bool any_layout;		/* legacy: lay buffers out freely */
 	__u32 seed;
 };
 

@@ -64,7 +64,7 @@ void fg_frame_describe(const struct fg_frame_plan *p, __u32 stream, __u32 seq,
 	d->gso = p->gso_every && seq % p->gso_every == p->gso_every - 1;
 	d->flow = p->flows > 1 ? seq % p->flows : 0;
 	if (d->gso)
-		/* 64 KB TCP frames, at or just below the IPv4 limit. */
+		/* 64 KB TCP frames, at or just below the limit. */
 		d->len = FG_GSO_FRAME_MAX - h % 2048;
 	else if (seq % 97 == 0)
 		d->len = p->min_len;

@@ -132,6 +132,8 @@ int fg_guest_init(struct fg_guest *g, const struct fg_guest_cfg *cfg,
 			 strerror(-ret));
 		return ret;
 	}
+	if (cfg->any_layout)
+		g->dev.any_layout = true;
 
 	tx_n = fg_min(g->cfg.ring_num, g->cfg.max_inflight);
 	tx_len = g->dev.hdr_len + g->cfg.max_frame;
