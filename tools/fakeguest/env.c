@@ -13,6 +13,7 @@
 #include "fg_net.h"
 
 #define FG_HOST_BUF	(32 << 20)
+#define FG_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define FG_BACKEND_BUF	(8 << 20)
 
 __u64 fg_env_features(enum fg_backend kind)
@@ -244,7 +245,7 @@ static size_t fg_env_dump_if(const char *ifname, char *buf, size_t len)
 	if (!ifname[0] || !len)
 		return 0;
 	off = snprintf(buf, len, "%s:", ifname);
-	for (i = 0; i < sizeof(st) / sizeof(st[0]) && off < len; i++)
+	for (i = 0; i < FG_ARRAY_SIZE(st) && off < len; i++)
 		off += snprintf(buf + off, len - off, " %s %lld", st[i],
 				fg_if_stat(ifname, st[i]));
 	if (off < len)
