@@ -19,10 +19,10 @@ static int vhnet_stats_show(struct seq_file *s, void *unused)
 		const struct vhnet_vq_stats *st = &dev->vqs[i].stats;
 
 		/* Counters are written by the worker only; a racy read is fine. */
-		seq_printf(s, "%s packets %llu bytes %llu errors %llu signals %llu broken %llu\n",
+		seq_printf(s, "%s packets %llu bytes %llu errors %llu signals %llu broken %llu last_error %d\n",
 			   names[i], READ_ONCE(st->packets), READ_ONCE(st->bytes),
 			   READ_ONCE(st->errors), READ_ONCE(st->signals),
-			   READ_ONCE(st->broken));
+			   READ_ONCE(st->broken), READ_ONCE(st->last_error));
 	}
 	return 0;
 }

@@ -21,6 +21,7 @@ static void vhnet_rx_discard(struct vhnet_vq *vq)
 	iov_iter_init(&msg.msg_iter, ITER_DEST, NULL, 0, 0);
 	vq->sock->ops->recvmsg(vq->sock, &msg, 0, MSG_DONTWAIT | MSG_TRUNC);
 	vq->stats.errors++;
+	vq->stats.last_error = -EMSGSIZE;
 }
 
 /*
@@ -147,6 +148,7 @@ void vhnet_handle_rx(struct vhnet_work *work)
 			if (ret == -EAGAIN)
 				break;
 			vq->stats.errors++;
+			vq->stats.last_error = ret < 0 ? ret : -EMSGSIZE;
 			continue;
 		}
 

@@ -62,6 +62,7 @@ void vhnet_handle_tx(struct vhnet_work *work)
 		}
 		if (ret < 0) {
 			vq->stats.errors++;
+			vq->stats.last_error = ret;
 		} else {
 			vq->stats.packets++;
 			vq->stats.bytes += ret;

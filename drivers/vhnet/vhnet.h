@@ -69,6 +69,7 @@ struct vhnet_vq_stats {
 	u64 errors;	/* frames the socket refused, or too big to fit */
 	u64 signals;
 	u64 broken;	/* times this queue was flagged broken */
+	int last_error;	/* errno of the last counted error */
 };
 
 /* A descriptor chain translated into iovecs of the owner's mm. */
