@@ -4,12 +4,15 @@
 #
 # Builds vhnet.ko against KVER's headers from a private copy of the sources
 # in OUTDIR/src (log: OUTDIR/build.log), with W=1, and the selftests into
-# OUTDIR/selftests (log: OUTDIR/selftests.log) unless --module-only.
+# OUTDIR/selftests (log: OUTDIR/selftests.log) and the nested guest's
+# initramfs into OUTDIR/nested (log: OUTDIR/nested.log) unless --module-only.
 # Exit status: 0 clean; 1 something did not build; 2 vhnet.ko was built but
 # the build printed warnings (a failure too, but the module is testable).
 set -uo pipefail
 # shellcheck source=tools/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tools/vm/nested.sh
+. "$(dirname "$0")/nested.sh"
 
 selftests=1
 if [ "${1:-}" = --module-only ]; then
@@ -47,6 +50,11 @@ if ! make -C "$VM_TOP/selftests" OUT="$out/selftests" KSFT_INC="$ksft" \
 		>"$slog" 2>&1; then
 	vm_msg "build-module: selftests FAILED to build (log: $slog)"
 	grep -aE 'error|warning:' "$slog" | head -40 | sed 's/^/  /'
+	status=1
+fi
+# The nested guest that selftests/vhnet_qemu_test.sh boots.
+if ! nested_initramfs "$kver" "$out" >"$out/nested.log" 2>&1; then
+	vm_msg "build-module: nested guest initramfs FAILED (log: $out/nested.log)"
 	status=1
 fi
 exit $status

@@ -1,0 +1,114 @@
+#!/bin/busybox sh
+# shellcheck shell=dash disable=SC2013  # word splitting is intended
+# SPDX-License-Identifier: GPL-2.0
+# /init of the nested guest (see nested.sh): the QEMU guest that the test
+# VM runs with vhost=on through /dev/vhnet. Loads the virtio modules, brings
+# eth0 up and runs the steps the kernel command line names, in order:
+#
+#   nsteps=ping,rx,reload,ping,tx nip=10.0.2.2/24 nhost=10.0.2.1 nport=5001
+#
+#   ping    10 pings to nhost
+#   rx      read a stream from nhost:nport (the host sends), checksum it
+#   tx      send /data.bin to nhost:nport+1 (the host checksums it)
+#   reload  unload and reload virtio_net, bring eth0 up again
+#
+# Every result goes to the console as one line "nested: WHAT key=value...";
+# after the steps "nested: done", then the guest waits for a connection on
+# port nport+2 (the host's word that it has seen enough) and powers off.
+
+/bin/busybox --install -s /bin
+export PATH=/bin
+
+say() { echo "nested: $*"; }
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /tmp
+
+steps='' ip='' host='' port=''
+for w in $(cat /proc/cmdline); do
+	case $w in
+	nsteps=*) steps=${w#nsteps=} ;;
+	nip=*)    ip=${w#nip=} ;;
+	nhost=*)  host=${w#nhost=} ;;
+	nport=*)  port=${w#nport=} ;;
+	esac
+done
+
+# Uptime in centiseconds (the guest clock follows the host's under TCG).
+now() {
+	local up
+	read -r up _ </proc/uptime
+	echo $((${up%.*} * 100 + 1${up#*.} - 100))
+}
+
+net_up() {
+	local n=0
+	until [ -e /sys/class/net/eth0 ]; do
+		n=$((n + 1))
+		[ $n -le 100 ] || return 1
+		sleep 0.2
+	done
+	ip addr add "$ip" dev eth0 && ip link set eth0 up
+}
+
+step_ping() {
+	local counts
+	counts=$(ping -c 10 -i 0.2 -w 60 "$host" |
+		sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) packets received.*/\1 \2/p')
+	[ -n "$counts" ] || counts="0 0"
+	say "ping sent=${counts% *} received=${counts#* }"
+}
+
+step_rx() {
+	local t0 t1 rc bytes sum
+	t0=$(now)
+	nc "$host" "$port" </dev/null >/tmp/rx
+	rc=$?
+	t1=$(now)
+	bytes=$(wc -c </tmp/rx)
+	sum=$(md5sum </tmp/rx)
+	rm -f /tmp/rx
+	say "rx bytes=$bytes md5=${sum%% *} csecs=$((t1 - t0)) rc=$rc"
+}
+
+step_tx() {
+	local t0 t1 rc
+	t0=$(now)
+	nc "$host" $((port + 1)) -e cat /data.bin
+	rc=$?
+	t1=$(now)
+	say "tx bytes=$(wc -c </data.bin) csecs=$((t1 - t0)) rc=$rc"
+}
+
+step_reload() {
+	local ok=1
+	ip link set eth0 down
+	rmmod virtio_net || ok=0
+	insmod /lib/vm/virtio_net.ko || ok=0
+	net_up || ok=0
+	say "reload ok=$ok"
+}
+
+say "boot $(uname -r)"
+for m in $(cat /lib/vm/order); do
+	insmod "/lib/vm/$m.ko" || say "cannot load $m"
+done
+if net_up; then
+	say "up ip=$ip"
+else
+	say "up failed: no eth0"
+fi
+
+for s in $(echo "$steps" | tr , ' '); do
+	case $s in
+	ping|rx|tx|reload) "step_$s" ;;
+	*) say "unknown step $s" ;;
+	esac
+done
+
+say "done"
+nc -l -p $((port + 2)) </dev/null >/dev/null
+sync
+poweroff -f

@@ -1,0 +1,243 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+# The nested guest: a QEMU guest that the test VM runs with
+# "-netdev tap,vhost=on,vhostfd=N N<>/dev/vhnet", so that unmodified QEMU
+# drives vhnet. Sourced (bash) after lib.sh, never run. Used by
+# selftests/vhnet_qemu_test.sh and tools/vm/demo.sh.
+#
+# On the host (build time):
+#   nested_initramfs KVER OUT   OUT/nested/initramfs.img (busybox, virtio_net,
+#                               tools/vm/nested-init.sh as /init, data.bin)
+# In the test VM:
+#   nested_unload_vhost_net     remove the in-tree vhost_net (and vhost, ...)
+#   nested_start NAME IDX STEPS [DEVICE-OPTIONS]
+#                               start guest NAME on tap<IDX>, host address
+#                               10.0.<IDX+2>.1, guest .2; STEPS as in
+#                               nested-init.sh
+#   nested_wait NAME WHAT SECS [N]  wait for the guest's (Nth) "nested: WHAT"
+#   nested_result NAME WHAT [N] that (Nth) line's "key=value..." part
+#   nested_value LINE KEY       one value of such a line
+#   nested_sink_wait NAME SECS  wait until the host has all the guest sent
+#   nested_worker PID           thread ids named vhnet-PID
+#   nested_holds_vhnet PID      whether PID has /dev/vhnet open
+#   nested_stats PID            vhnet's debugfs counters of owner PID
+#   nested_stop NAME            let the guest power off; QEMU's exit status
+#   nested_cleanup              stop everything nested_start started
+#
+# The caller sets NESTED_OUT (the kernel's output directory, OUT above),
+# NESTED_LOGS (logs to keep: NAME.console, NAME.qemu.log) and NESTED_TMP
+# (NAME.rx: what the guest sent). The data each way is OUT/nested/data.bin,
+# its md5 in OUT/nested/data.md5. A guest's QEMU pid is ${NESTED_PID[NAME]}.
+
+NESTED_DATA_MB=${VHNET_NESTED_DATA_MB:-16}
+NESTED_MEM=${VHNET_NESTED_MEM:-256}
+NESTED_PORT0=5001
+declare -gA NESTED_PID=() NESTED_HELPERS=() NESTED_IDX=() NESTED_SINK=()
+NESTED_TAPS=()
+
+nested_initramfs() {
+	local kver=$1 dir=$2/nested data base
+	data=$dir/data.bin
+	base=$dir/base.cpio.gz
+	mkdir -p "$dir/data.d"
+	# Random data, generated once per output directory.
+	if [ "$(stat -c %s "$data" 2>/dev/null)" != $((NESTED_DATA_MB << 20)) ]; then
+		head -c $((NESTED_DATA_MB << 20)) /dev/urandom >"$data.tmp" &&
+			mv "$data.tmp" "$data" || return 1
+		md5sum <"$data" | cut -d' ' -f1 >"$dir/data.md5"
+		rm -f "$dir/data.cpio"
+	fi
+	if [ ! -f "$dir/data.cpio" ]; then
+		ln -f "$data" "$dir/data.d/data.bin"
+		vm_cpio "$dir/data.d" >"$dir/data.cpio.tmp" &&
+			mv "$dir/data.cpio.tmp" "$dir/data.cpio" || return 1
+		rm -f "$dir/data.d/data.bin"
+	fi
+	vm_busybox_initramfs "$base" "$VM_TOP/tools/vm/nested-init.sh" \
+		"$kver" virtio_pci virtio_net || return 1
+	# The kernel unpacks concatenated archives; the random data stays
+	# uncompressed (it would not compress anyway) and goes first (after a
+	# compressed one the kernel expects only compressed ones).
+	if [ ! "$dir/initramfs.img" -nt "$base" ] ||
+	   [ ! "$dir/initramfs.img" -nt "$dir/data.cpio" ]; then
+		cat "$dir/data.cpio" "$base" >"$dir/initramfs.img.tmp" &&
+			mv "$dir/initramfs.img.tmp" "$dir/initramfs.img" || return 1
+	fi
+}
+
+# Prints the in-tree modules it removed; fails if /dev/vhost-net remains.
+nested_unload_vhost_net() {
+	local m
+	for m in vhost_net vhost vhost_iotlb; do
+		grep -q "^$m " /proc/modules || continue
+		rmmod "$m" || return 1
+		echo "$m"
+	done
+	[ ! -e /dev/vhost-net ]
+}
+
+nested_tap() {
+	local tap=$1 addr=$2
+	ip link show "$tap" >/dev/null 2>&1 || {
+		ip tuntap add "$tap" mode tap vnet_hdr || return 1
+		NESTED_TAPS+=("$tap")
+	}
+	ip addr flush dev "$tap" &&
+	ip addr add "$addr" dev "$tap" &&
+	ip link set "$tap" up
+}
+
+nested_start() {
+	local name=$1 idx=$2 steps=$3 devopts=${4:-} tap net port img
+	local kver
+	: "${NESTED_OUT:?}" "${NESTED_LOGS:?}" "${NESTED_TMP:?}"
+	kver=$(uname -r)
+	tap=tap$idx net=10.0.$((idx + 2)) port=$((NESTED_PORT0 + 10 * idx))
+	img=$NESTED_OUT/nested/initramfs.img
+	NESTED_IDX[$name]=$idx
+	mkdir -p "$NESTED_LOGS" "$NESTED_TMP"
+	rm -f "$NESTED_LOGS/$name.console" "$NESTED_TMP/$name.rx"
+	nested_tap "$tap" "$net.1/24" || return 1
+
+	# The host side of the transfers: send data.bin to whoever connects
+	# (rx), write what arrives to NAME.rx (tx).
+	case ,$steps, in
+	*,rx,*)
+		busybox nc -l -p "$port" -e cat "$NESTED_OUT/nested/data.bin" \
+			</dev/null >/dev/null 2>&1 &
+		NESTED_HELPERS[$name]+=" $!"
+		;;
+	esac
+	case ,$steps, in
+	*,tx,*)
+		busybox nc -l -p $((port + 1)) </dev/null \
+			>"$NESTED_TMP/$name.rx" 2>/dev/null &
+		NESTED_SINK[$name]=$!
+		NESTED_HELPERS[$name]+=" $!"
+		;;
+	esac
+
+	qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m "$NESTED_MEM" \
+		-nodefaults -no-user-config -nographic -monitor none -no-reboot \
+		-serial "file:$NESTED_LOGS/$name.console" \
+		-kernel "/boot/vmlinuz-$kver" -initrd "$img" \
+		-append "console=ttyS0 panic=-1 nsteps=$steps nip=$net.2/24 nhost=$net.1 nport=$port" \
+		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=on,vhostforce=on,vhostfd=3" \
+		-device "virtio-net-pci,netdev=n0$devopts" \
+		3<>/dev/vhnet </dev/null >"$NESTED_LOGS/$name.qemu.log" 2>&1 &
+	NESTED_PID[$name]=$!
+}
+
+nested_running() {
+	kill -0 "${NESTED_PID[$1]}" 2>/dev/null
+}
+
+# 0: the (Nth) line is there; 1: timed out; 2: QEMU is gone. Calls
+# nested_tick ELAPSED once a second if the caller defines it.
+nested_wait() {
+	local name=$1 what=$2 secs=$3 nth=${4:-1} t=0
+	while ! nested_result "$name" "$what" "$nth" >/dev/null; do
+		nested_running "$name" || return 2
+		[ "$t" -lt "$secs" ] || return 1
+		declare -F nested_tick >/dev/null && nested_tick "$t"
+		sleep 1
+		t=$((t + 1))
+	done
+}
+
+nested_result() {
+	local name=$1 what=$2 nth=${3:-1}
+	tr -d '\r' 2>/dev/null <"$NESTED_LOGS/$name.console" |
+		awk -v w="$what" -v n="$nth" '
+			$1 == "nested:" && $2 == w && ++seen == n {
+				sub(/^nested: [^ ]* ?/, ""); print; found = 1; exit
+			}
+			END { exit !found }'
+}
+
+nested_value() {
+	local line=$1 key=$2 w
+	for w in $line; do
+		case $w in "$key"=*) echo "${w#*=}"; return 0 ;; esac
+	done
+	return 1
+}
+
+# Wait (SECS at most) until the host has read all the guest sent.
+nested_sink_wait() {
+	local pid=${NESTED_SINK[$1]:-} t=0
+	[ -n "$pid" ] || return 1
+	while kill -0 "$pid" 2>/dev/null; do
+		[ $t -lt "$2" ] || return 1
+		sleep 1
+		t=$((t + 1))
+	done
+}
+
+nested_worker() {
+	local f
+	for f in /proc/[0-9]*/task/[0-9]*/comm; do
+		[ "$(cat "$f" 2>/dev/null)" = "vhnet-$1" ] || continue
+		f=${f%/comm}
+		echo "${f##*/}"
+	done
+}
+
+nested_holds_vhnet() {
+	local f
+	for f in /proc/"$1"/fd/*; do
+		[ "$(readlink "$f")" = /dev/vhnet ] && return 0
+	done
+	return 1
+}
+
+nested_stats() {
+	local d=/sys/kernel/debug
+	[ -d "$d/vhnet" ] || mountpoint -q "$d" ||
+		mount -t debugfs debugfs "$d" || return 1
+	cat "$d"/vhnet/"$1"-*/stats 2>/dev/null
+}
+
+# The guest waits for a connection on nport+2 before it powers off.
+nested_stop() {
+	local name=$1 idx pid t=0 rc
+	idx=${NESTED_IDX[$name]} pid=${NESTED_PID[$name]}
+	nested_running "$name" &&
+		timeout 20 busybox nc "10.0.$((idx + 2)).2" \
+			$((NESTED_PORT0 + 10 * idx + 2)) </dev/null >/dev/null 2>&1
+	while nested_running "$name" && [ $t -lt 60 ]; do
+		sleep 1
+		t=$((t + 1))
+	done
+	nested_running "$name" && kill "$pid"
+	sleep 1
+	nested_running "$name" && kill -9 "$pid"
+	wait "$pid"
+	rc=$?
+	nested_reap "$name"
+	return $rc
+}
+
+nested_reap() {
+	local p
+	for p in ${NESTED_HELPERS[$1]:-}; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	NESTED_HELPERS[$1]=
+}
+
+nested_cleanup() {
+	local name tap
+	for name in "${!NESTED_PID[@]}"; do
+		if nested_running "$name"; then
+			kill -9 "${NESTED_PID[$name]}"
+			wait "${NESTED_PID[$name]}" 2>/dev/null
+		fi
+		nested_reap "$name"
+	done
+	for tap in "${NESTED_TAPS[@]}"; do
+		ip link del "$tap" 2>/dev/null
+	done
+	NESTED_TAPS=()
+}
