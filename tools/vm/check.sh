@@ -44,10 +44,11 @@ k_failure() { k_fail=$((k_fail + 1)); k_note "$*"; }
 # Report one selftest binary: print its TAP, count its cases, and add a
 # failure if the binary itself did not end well.
 report_test() {
-	local label=$1 res=$2 name=$3 tap rc counts p f s plan bad=
+	local label=$1 res=$2 name=$3 tap rc secs counts p f s plan bad=
 	tap=$res/$name.tap
 	rc=$(cat "$res/$name.rc" 2>/dev/null)
-	vm_msg "[$label] # selftest $name (exit status ${rc:-none})"
+	secs=$(cat "$res/$name.time" 2>/dev/null)
+	vm_msg "[$label] # selftest $name (exit status ${rc:-none}, ${secs:-?}s)"
 	[ -f "$tap" ] && sed "s/^/[$label] /" "$tap"
 	counts=$(awk '
 		/^ok / { if (/# SKIP/) s++; else p++ }
@@ -60,10 +61,11 @@ report_test() {
 
 	if [ -z "$rc" ]; then
 		bad="did not run to the end (guest died?)"
-	elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-		bad="timed out"
+	elif [ "$rc" = 124 ]; then
+		bad="timed out after ${secs}s"
 	elif [ "$rc" -gt 128 ]; then
-		bad="killed by signal $((rc - 128))"
+		# 137 is also what timeout(1) returns when it had to SIGKILL.
+		bad="killed by signal $((rc - 128)) after ${secs}s"
 	elif [ "$rc" != 0 ] && [ "$rc" != 1 ]; then
 		bad="exit status $rc"
 	elif [ "$rc" = 1 ] && [ "$f" = 0 ]; then

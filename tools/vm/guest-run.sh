@@ -7,7 +7,7 @@
 #   test  runs every OUT/selftests/*_test (sorted), each under a time limit
 #   demo  shows that /dev/vhnet is there
 # Results go to OUT/results/ (a host directory shared writable):
-#   <test>.tap / <test>.err / <test>.rc   stdout, stderr, exit status
+#   <test>.tap / .err / .rc / .time       stdout, stderr, exit status, seconds
 #   setup-failures                        one line per failed setup step
 #   dmesg.txt, done                       kernel log; written last
 # Console output is our progress only; test output never goes there.
@@ -22,16 +22,22 @@ ko=$out/src/vhnet.ko
 test_timeout=${VHNET_TEST_TIMEOUT:-900}
 
 mkdir -p "$res"
-say() { echo "vm: $*"; }
+say() { echo "vm: [$(cut -d" " -f1 /proc/uptime)s] $*"; }
 setup_fail() {
 	echo "$*" >>"$res/setup-failures"
 	say "FAILED: $*"
 }
 
 say "kernel $(uname -r), mode $mode"
-for m in tun tap macvtap macvlan veth dummy vhost_net; do
-	modprobe "$m" 2>>"$res/setup.err" || setup_fail "modprobe $m"
-done
+helpers="tun tap macvtap macvlan veth dummy vhost_net"
+# One modprobe for all (each run reads the module index over 9p); only on
+# failure find out which one it was.
+# shellcheck disable=SC2086  # a list of names
+if ! modprobe -a $helpers 2>>"$res/setup.err"; then
+	for m in $helpers; do
+		modprobe "$m" 2>>"$res/setup.err" || setup_fail "modprobe $m"
+	done
+fi
 
 loaded=0
 if insmod "$ko" 2>>"$res/setup.err"; then
@@ -48,14 +54,16 @@ fi
 export VHNET_KO=$ko VHNET_DEV=/dev/vhnet
 
 run_tests() {
-	local t name rc
+	local t name rc t0
 	for t in $(find "$out/selftests" -maxdepth 1 -name '*_test' -type f \
 			-perm -u+x | LC_ALL=C sort); do
 		name=$(basename "$t")
 		say "running $name"
+		t0=$SECONDS
 		(cd /tmp && exec timeout -k 10 "$test_timeout" "$t") \
 			>"$res/$name.tap" 2>"$res/$name.err" </dev/null
 		rc=$?
+		echo $((SECONDS - t0)) >"$res/$name.time"
 		echo "$rc" >"$res/$name.rc"
 		say "$name exited with status $rc"
 	done

@@ -34,6 +34,7 @@ for w in $(cat /proc/cmdline); do
 	vmrepo=*) repo=${w#vmrepo=} ;;
 	vmout=*)  out=${w#vmout=} ;;
 	vmmode=*) mode=${w#vmmode=} ;;
+	vmtesttimeout=*) export VHNET_TEST_TIMEOUT="${w#vmtesttimeout=}" ;;
 	esac
 done
 if [ -z "$repo" ] || [ -z "$out" ] || [ -z "$mode" ]; then

@@ -93,8 +93,8 @@ vm_busybox_initramfs() {
 	if [ -f "$img" ] && [ "$(cat "$img.key" 2>/dev/null)" = "$key" ]; then
 		return 0
 	fi
-	stage=$img.d
-	rm -rf "$stage"
+	# Private staging names: a demo and a check may build this at once.
+	stage=$(mktemp -d "$img.XXXXXX") || return 1
 	mkdir -p "$stage"/{bin,dev,proc,sys,mnt/root,lib/vm}
 	cp /bin/busybox "$stage/bin/busybox"
 	cp "$init" "$stage/init"
@@ -110,8 +110,9 @@ vm_busybox_initramfs() {
 		esac
 		echo "${base%.ko*}" >>"$stage/lib/vm/order"
 	done
-	vm_cpio "$stage" | gzip -1 >"$img.tmp" || return 1
-	mv "$img.tmp" "$img"
+	vm_cpio "$stage" | gzip -1 >"$stage.img" || return 1
+	rm -f "$img.key"
+	mv "$stage.img" "$img"
 	echo "$key" >"$img.key"
 	rm -rf "$stage"
 }
@@ -147,6 +148,8 @@ vm_boot() {
 	img=$(vm_initramfs "$kver") || vm_die "initramfs for $kver failed"
 	cmdline="console=ttyS0 panic=-1 panic_on_warn=0 softlockup_panic=0"
 	cmdline+=" vmrepo=$VM_TOP vmout=$out vmmode=$mode"
+	# guest-run.sh's per-test limit, if set here.
+	[ -z "${VHNET_TEST_TIMEOUT:-}" ] || cmdline+=" vmtesttimeout=$VHNET_TEST_TIMEOUT"
 	rm -f "$out/console.log"
 	timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 \
 		-machine q35 -accel "$(vm_accel)" -cpu max \
