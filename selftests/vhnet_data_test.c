@@ -98,6 +98,24 @@ static void log_result(struct __test_metadata *_metadata, const char *what,
 	}
 }
 
+/* What the fake guest exercised: layouts, notifications. */
+static void log_guest(struct __test_metadata *_metadata,
+		      const struct fg_guest *g)
+{
+	const struct fg_vq *tx = &g->dev.vq[FG_TXQ], *rx = &g->dev.vq[FG_RXQ];
+
+	TH_LOG("features 0x%llx, header %u bytes",
+	       (unsigned long long)g->dev.features, g->dev.hdr_len);
+	TH_LOG("TX layouts: one %lu hdr %lu split %lu indirect %lu chain %lu",
+	       g->layouts[0], g->layouts[1], g->layouts[2], g->layouts[3],
+	       g->layouts[4]);
+	TH_LOG("kicks: tx %lu (%lu suppressed), rx %lu (%lu suppressed)",
+	       tx->kicks, tx->kicks_suppressed, rx->kicks,
+	       rx->kicks_suppressed);
+	TH_LOG("calls: tx %lu, rx %lu; straddling buffers %u", tx->calls,
+	       rx->calls, g->straddling);
+}
+
 /* ---------------------------------------------------------------------
  * Integrity matrix: one configuration flipped at a time from QEMU's
  * default, over every backend.
@@ -116,6 +134,7 @@ struct data_cfg {
 	unsigned int nregions;
 	unsigned int rx_buf_len;	/* mergeable buffer size, 0: default */
 	unsigned int layouts;		/* FG_TX_*, 0: all */
+	unsigned int window;		/* frames in flight, 0: default */
 	bool any_layout;		/* legacy guest lays buffers out freely */
 	bool gso;			/* 64 KB TCPv4 GSO frames mixed in */
 };
@@ -159,6 +178,15 @@ static const struct data_cfg cfg_no_indirect = {
 static const struct data_cfg cfg_no_event_idx = {
 	.backend = FG_BK_TAP, .features = F_NO(VIRTIO_RING_F_EVENT_IDX),
 	.ring = 256, .gso = true
+};
+
+/*
+ * The host injects far more than the tap queue (500) holds: frames the
+ * guest does not get must show up in the tap's tx_dropped.
+ */
+static const struct data_cfg cfg_rx_overrun = {
+	.backend = FG_BK_TAP, .features = FG_FEATURES_DEFAULT, .ring = 256,
+	.window = 4096
 };
 
 /* VERSION_1 without MRG_RXBUF: header 12, one big chain per frame. */
@@ -240,6 +268,8 @@ FIXTURE_VARIANT_ADD(data, vhost_net_no_mrg) { REF_DEV, &cfg_no_mrg };
 FIXTURE_VARIANT_ADD(data, vhnet_no_mrg) { NULL, &cfg_no_mrg };
 FIXTURE_VARIANT_ADD(data, vhost_net_mrg_small_bufs) { REF_DEV, &cfg_mrg_small_bufs };
 FIXTURE_VARIANT_ADD(data, vhnet_mrg_small_bufs) { NULL, &cfg_mrg_small_bufs };
+FIXTURE_VARIANT_ADD(data, vhost_net_rx_overrun) { REF_DEV, &cfg_rx_overrun };
+FIXTURE_VARIANT_ADD(data, vhnet_rx_overrun) { NULL, &cfg_rx_overrun };
 FIXTURE_VARIANT_ADD(data, vhost_net_vhost_hdr_tap) { REF_DEV, &cfg_vhost_hdr_tap };
 FIXTURE_VARIANT_ADD(data, vhnet_vhost_hdr_tap) { NULL, &cfg_vhost_hdr_tap };
 FIXTURE_VARIANT_ADD(data, vhost_net_ring_1) { REF_DEV, &cfg_ring_1 };
@@ -285,7 +315,7 @@ FIXTURE_TEARDOWN(data)
 }
 
 static void data_run(struct __test_metadata *_metadata, struct fg_rig *rig,
-		     unsigned long n, bool gso, bool tx)
+		     unsigned long n, bool gso, unsigned int window, bool tx)
 {
 	struct fg_traffic_result res;
 	struct fg_traffic_cfg t;
@@ -293,6 +323,8 @@ static void data_run(struct __test_metadata *_metadata, struct fg_rig *rig,
 	int ret;
 
 	traffic_cfg(&t, tx ? n / ng : 0, tx ? 0 : n, gso);
+	if (window)
+		t.window = window;
 	if (ng > 1) {
 		/* Several flows so that the tap spreads them over queues. */
 		t.plan.flows = 16;
@@ -300,6 +332,7 @@ static void data_run(struct __test_metadata *_metadata, struct fg_rig *rig,
 	}
 	ret = fg_rig_run(rig, &t, &res);
 	log_result(_metadata, tx ? "TX" : "RX", &res, rig);
+	log_guest(_metadata, &rig->g[0]);
 	ASSERT_EQ(0, ret) TH_LOG("%s", res.err);
 	if (tx) {
 		ASSERT_EQ(n / ng * ng, res.tx_recv);
@@ -317,12 +350,14 @@ static void data_run(struct __test_metadata *_metadata, struct fg_rig *rig,
 
 TEST_F_TIMEOUT(data, tx, DATA_TIMEOUT)
 {
-	data_run(_metadata, &self->rig, self->frames, self->gso, true);
+	data_run(_metadata, &self->rig, self->frames, self->gso,
+		 variant->cfg->window, true);
 }
 
 TEST_F_TIMEOUT(data, rx, DATA_TIMEOUT)
 {
-	data_run(_metadata, &self->rig, self->frames, self->gso, false);
+	data_run(_metadata, &self->rig, self->frames, self->gso,
+		 variant->cfg->window, false);
 }
 
 /* ---------------------------------------------------------------------

@@ -308,6 +308,12 @@ int fg_guest_tx_reap(struct fg_guest *g)
 		g->tx.free[g->tx.nfree++] = slot;
 		g->tx_done++;
 		n++;
+		/* Nothing was written to a device-readable buffer. */
+		if (len) {
+			snprintf(g->err, sizeof(g->err),
+				 "TX used len %u, want 0", len);
+			return -EPROTO;
+		}
 	}
 	if (r < 0) {
 		snprintf(g->err, sizeof(g->err),

@@ -16,7 +16,7 @@
 
 #define FG_MAX_GUESTS	8
 #define FG_IDLE_MS	50
-#define FG_IDLE_DROPS	4	/* idle rounds before trusting drop counters */
+#define FG_IDLE_DROPS	200	/* idle ms before trusting drop counters */
 
 struct fg_run {
 	struct fg_guest **g;
@@ -380,7 +380,8 @@ int fg_traffic_run(struct fg_guest **g, unsigned int ng, struct fg_host *h,
 		.g = g, .ng = ng, .h = h, .cfg = cfg, .res = res,
 	};
 	double start = fg_now(), last;
-	unsigned int i, idle = 0;
+	unsigned int i;
+	int idle;
 	int ret = -1;
 
 	memset(res, 0, sizeof(*res));
@@ -400,7 +401,7 @@ int fg_traffic_run(struct fg_guest **g, unsigned int ng, struct fg_host *h,
 	last = start;
 	while (!fg_run_done(&r)) {
 		bool progress = false;
-		int w;
+		int woken;
 
 		for (i = 0; i < ng; i++)
 			if (fg_run_guest(&r, i, &progress))
@@ -409,13 +410,11 @@ int fg_traffic_run(struct fg_guest **g, unsigned int ng, struct fg_host *h,
 			goto out;
 		if (progress) {
 			last = fg_now();
-			idle = 0;
 			continue;
 		}
-		w = fg_run_wait(&r);
-		if (w)
-			continue;
-		if (++idle >= FG_IDLE_DROPS &&
+		woken = fg_run_wait(&r);
+		idle = (fg_now() - last) * 1000;
+		if (!woken && idle >= FG_IDLE_DROPS &&
 		    res->rx_sent > res->rx_recv) {
 			long long d = fg_host_drops(h);
 			unsigned long out = res->rx_sent - res->rx_recv;
@@ -423,7 +422,7 @@ int fg_traffic_run(struct fg_guest **g, unsigned int ng, struct fg_host *h,
 			res->rx_dropped = d > (long long)out ? out :
 					  (unsigned long)d;
 		}
-		if ((fg_now() - last) * 1000 > cfg->timeout_ms) {
+		if (idle > cfg->timeout_ms) {
 			char st[400];
 
 			fg_run_state(&r, st, sizeof(st));
