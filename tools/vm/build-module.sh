@@ -31,11 +31,13 @@ vm_copy_src "$out/src"
 log=$out/build.log
 if ! vm_kbuild "$kver" "$out/src" "$log" W=1 || [ ! -f "$out/src/vhnet.ko" ]; then
 	vm_msg "build-module: vhnet.ko FAILED to build for $kver (log: $log)"
-	grep -aE 'error|warning:' "$log" | head -40 | sed 's/^/  /'
+	grep -aiE 'error|warning:' "$log" | head -40 | sed 's/^/  /'
 	status=1
-elif grep -qaE 'warning:|error:' "$log"; then
+# Any case: modpost says "WARNING: modpost: ..." (e.g. a missing
+# MODULE_DESCRIPTION() under W=1).
+elif grep -qaiE 'warning:|error:' "$log"; then
 	vm_msg "build-module: W=1 build of vhnet.ko for $kver has warnings (log: $log)"
-	grep -aE 'warning:|error:' "$log" | head -40 | sed 's/^/  /'
+	grep -aiE 'warning:|error:' "$log" | head -40 | sed 's/^/  /'
 	status=2
 fi
 
