@@ -512,6 +512,55 @@ static int closed_fd(void)
 	return fd;
 }
 
+/*
+ * The "eventfd-id" of an eventfd (from its fdinfo).  Ids come from an IDA
+ * and are only given back when the eventfd_ctx is freed, i.e. when its
+ * last reference, ours or the module's, is dropped.
+ */
+static int eventfd_id(int fd)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	if (read_text(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	p = strstr(buf, "eventfd-id:");
+	return p ? atoi(p + strlen("eventfd-id:")) : -1;
+}
+
+/*
+ * Is eventfd id @id free?  The IDA hands out the lowest free id, so create
+ * eventfds until one gets @id (free) or a higher id (still in use).
+ */
+static bool eventfd_id_free(int id)
+{
+	int fds[256], n = 0, got = -1;
+
+	while (n < 256) {
+		fds[n] = eventfd(0, EFD_CLOEXEC);
+		if (fds[n] < 0)
+			break;
+		got = eventfd_id(fds[n++]);
+		if (got < 0 || got >= id)
+			break;
+	}
+	while (n)
+		close(fds[--n]);
+	return got == id;
+}
+
+static bool wait_eventfd_id_free(int id)
+{
+	int waited;
+
+	for (waited = 0; waited <= WAIT_MS; waited += 20) {
+		if (eventfd_id_free(id))
+			return true;
+		sleep_ms(20);
+	}
+	return false;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Device set-up shared by the fixtures                                     */
 /* ---------------------------------------------------------------------- */
@@ -1913,6 +1962,59 @@ TEST_F(vring_file, eventfd_set_replace_clear)
 	close(e2);
 	for (vq = 0; vq < NR_VQS; vq++)
 		EXPECT_EQ(0, vq_file(self->fd, variant->req, vq, -1));
+}
+
+/* The device holds the eventfd while it is set and lets go when replaced. */
+TEST_F(vring_file, eventfd_reference_replace_clear)
+{
+	int e1, e2, id1, id2;
+
+	e1 = eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, e1);
+	id1 = eventfd_id(e1);
+	if (id1 < 0)
+		SKIP(return, "no eventfd-id in fdinfo");
+	ASSERT_EQ(0, vq_file(self->fd, variant->req, VQ_RX, e1));
+	close(e1);
+	EXPECT_FALSE(eventfd_id_free(id1)) TH_LOG("eventfd set but not held");
+
+	e2 = eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, e2);
+	id2 = eventfd_id(e2);
+	ASSERT_EQ(0, vq_file(self->fd, variant->req, VQ_RX, e2));
+	EXPECT_TRUE(wait_eventfd_id_free(id1)) TH_LOG("replaced eventfd leaked");
+	close(e2);
+	EXPECT_FALSE(eventfd_id_free(id2)) TH_LOG("eventfd set but not held");
+	ASSERT_EQ(0, vq_file(self->fd, variant->req, VQ_RX, -1));
+	EXPECT_TRUE(wait_eventfd_id_free(id2)) TH_LOG("cleared eventfd leaked");
+}
+
+TEST_F(vring_file, eventfd_released_by_reset_owner_and_close)
+{
+	unsigned int vq;
+	int e, id;
+
+	e = eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, e);
+	id = eventfd_id(e);
+	if (id < 0)
+		SKIP(return, "no eventfd-id in fdinfo");
+	for (vq = 0; vq < NR_VQS; vq++)
+		ASSERT_EQ(0, vq_file(self->fd, variant->req, vq, e));
+	close(e);
+	ASSERT_EQ(0, xioctl(self->fd, VHOST_RESET_OWNER, NULL));
+	EXPECT_TRUE(wait_eventfd_id_free(id)) TH_LOG("leaked by RESET_OWNER");
+
+	ASSERT_EQ(0, xioctl(self->fd, VHOST_SET_OWNER, NULL));
+	e = eventfd(0, EFD_CLOEXEC);
+	ASSERT_LE(0, e);
+	id = eventfd_id(e);
+	for (vq = 0; vq < NR_VQS; vq++)
+		ASSERT_EQ(0, vq_file(self->fd, variant->req, vq, e));
+	close(e);
+	close(self->fd);
+	self->fd = -1;
+	EXPECT_TRUE(wait_eventfd_id_free(id)) TH_LOG("leaked by close");
 }
 
 /* ---------------------------------------------------------------------- */
