@@ -10,6 +10,7 @@
  * drops by the backend. VHNET_FRAMES sets the frames per direction
  * (default 100000).
  */
+#include <glob.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,28 @@ static void traffic_cfg(struct fg_traffic_cfg *t, unsigned long tx,
 	t->plan.gso_every = gso ? GSO_EVERY : 0;
 }
 
+/* vhnet's per-device debugfs counters, for failure reports. */
+static void log_vhnet_stats(struct __test_metadata *_metadata)
+{
+	char pat[64], line[256];
+	glob_t gl;
+	size_t i;
+
+	snprintf(pat, sizeof(pat), "/sys/kernel/debug/vhnet/%d-*/stats",
+		 getpid());
+	if (glob(pat, 0, NULL, &gl))
+		return;
+	for (i = 0; i < gl.gl_pathc; i++) {
+		FILE *f = fopen(gl.gl_pathv[i], "re");
+
+		while (f && fgets(line, sizeof(line), f))
+			TH_LOG("%s: %s", gl.gl_pathv[i], line);
+		if (f)
+			fclose(f);
+	}
+	globfree(&gl);
+}
+
 static void log_result(struct __test_metadata *_metadata, const char *what,
 		       const struct fg_traffic_result *res, struct fg_rig *rig)
 {
@@ -99,6 +122,7 @@ static void log_result(struct __test_metadata *_metadata, const char *what,
 	if (res->err[0]) {
 		fg_env_dump(&rig->env, buf, sizeof(buf));
 		TH_LOG("%s: %s", what, buf);
+		log_vhnet_stats(_metadata);
 	}
 }
 

@@ -253,6 +253,23 @@ static size_t fg_env_dump_if(const char *ifname, char *buf, size_t len)
 	return off < len ? off : len;
 }
 
+/* Frames the stack dropped from full per-CPU backlogs (netif_rx). */
+static long long fg_softnet_drops(void)
+{
+	FILE *f = fopen("/proc/net/softnet_stat", "re");
+	unsigned int processed, dropped;
+	long long sum = 0;
+	char line[256];
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%x %x", &processed, &dropped) == 2)
+			sum += dropped;
+	fclose(f);
+	return sum;
+}
+
 void fg_env_dump(const struct fg_env *e, char *buf, size_t len)
 {
 	size_t off = 0;
@@ -262,8 +279,12 @@ void fg_env_dump(const struct fg_env *e, char *buf, size_t len)
 	off += fg_env_dump_if(e->peer, buf + off, len - off);
 	off += fg_env_dump_if(e->lower, buf + off, len - off);
 	if (e->host.fd >= 0 && off < len)
-		snprintf(buf + off, len - off, "host socket drops %lld",
-			 fg_packet_drops(e->host.fd));
+		off += snprintf(buf + off, len - off,
+				"host socket drops %lld; ",
+				fg_packet_drops(e->host.fd));
+	if (off < len)
+		snprintf(buf + off, len - off, "backlog drops %lld",
+			 fg_softnet_drops());
 }
 
 int fg_env_attach(struct fg_env *e, unsigned int q, struct fg_guest *g)
