@@ -117,8 +117,9 @@ static void log_result(struct __test_metadata *_metadata, const char *what,
 	TH_LOG("%s: tx %lu/%lu (gso %lu), rx %lu/%lu (gso %lu, dropped %lu)",
 	       what, res->tx_recv, res->tx_sent, res->tx_gso, res->rx_recv,
 	       res->rx_sent, res->rx_gso, res->rx_dropped);
-	TH_LOG("%s: foreign %lu, %.1f s, %.0f frames/s", what, res->foreign,
-	       res->seconds, res->seconds > 0 ? n / res->seconds : 0.0);
+	TH_LOG("%s: foreign %lu, reordered %lu, %.1f s, %.0f frames/s", what,
+	       res->foreign, res->reordered, res->seconds,
+	       res->seconds > 0 ? n / res->seconds : 0.0);
 	if (res->err[0]) {
 		fg_env_dump(&rig->env, buf, sizeof(buf));
 		TH_LOG("%s: %s", what, buf);
@@ -353,10 +354,10 @@ static void data_run(struct __test_metadata *_metadata, struct fg_rig *rig,
 	traffic_cfg(&t, tx ? n / ng : 0, tx ? 0 : n, gso);
 	if (window)
 		t.window = window;
+	t.reorder_ok = !fg_env_keeps_order(rig->env.kind);
 	if (ng > 1) {
 		/* Several flows so that the tap spreads them over queues. */
 		t.plan.flows = 16;
-		t.rx_any_order = true;
 	}
 	ret = fg_rig_run(rig, &t, &res);
 	log_result(_metadata, tx ? "TX" : "RX", &res, rig);

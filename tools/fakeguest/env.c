@@ -28,6 +28,11 @@ bool fg_env_has_vnet_hdr(enum fg_backend kind)
 	return !fg_env_features(kind);
 }
 
+bool fg_env_keeps_order(enum fg_backend kind)
+{
+	return kind != FG_BK_MACVTAP && kind != FG_BK_PACKET;
+}
+
 unsigned int fg_env_queues(enum fg_backend kind)
 {
 	return kind == FG_BK_TAP_MQ ? 2 : 1;

@@ -38,6 +38,11 @@ struct fg_env {
 __u64 fg_env_features(enum fg_backend kind);
 /* Whether the backend carries virtio-net headers (and so GSO frames). */
 bool fg_env_has_vnet_hdr(enum fg_backend kind);
+/*
+ * Whether the host path keeps each guest's frames in order: not when it
+ * goes through per-CPU netif_rx() backlogs (veth, macvlan bridging).
+ */
+bool fg_env_keeps_order(enum fg_backend kind);
 /* Queues (guests) the backend wants. */
 unsigned int fg_env_queues(enum fg_backend kind);
 const char *fg_env_name(enum fg_backend kind);

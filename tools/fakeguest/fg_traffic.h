@@ -48,7 +48,13 @@ struct fg_traffic_cfg {
 	struct fg_frame_plan plan;	/* sizes; plan.seed ^ stream */
 	unsigned int window;		/* frames in flight per direction */
 	int timeout_ms;			/* longest time without progress */
-	bool rx_any_order;		/* several guests: order per guest only */
+	/*
+	 * Accept frames out of order (still each exactly once): for paths
+	 * through per-CPU netif_rx() backlogs (veth, macvlan bridging), where
+	 * the host stack itself may reorder when the sender migrates CPUs.
+	 * Otherwise each guest's frames must arrive in order.
+	 */
+	bool reorder_ok;
 };
 
 struct fg_traffic_result {
@@ -56,6 +62,7 @@ struct fg_traffic_result {
 	unsigned long rx_sent, rx_recv, rx_gso, rx_dropped;
 	unsigned long rx_per_guest[8];
 	unsigned long foreign;		/* frames that were not ours */
+	unsigned long reordered;	/* arrivals out of order (reorder_ok) */
 	double seconds;
 	char err[512];
 };

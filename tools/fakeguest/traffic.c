@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ struct fg_run {
 	unsigned long tx_expect[FG_MAX_GUESTS];	/* next seq the host wants */
 	long long rx_last[FG_MAX_GUESTS];	/* last seq each guest got */
 	__u8 *rx_seen;				/* bitmap of RX seqs */
+	__u8 *tx_seen[FG_MAX_GUESTS];		/* bitmaps, with reorder_ok */
 	unsigned int cur;			/* guest in fg_guest_rx_poll */
 	__u8 *buf;
 	__u8 *frame;
@@ -120,6 +122,11 @@ static int fg_fail(struct fg_run *r, const char *fmt, ...)
 	return -1;
 }
 
+static bool fg_bit_test(const __u8 *map, unsigned long bit)
+{
+	return map[bit / 8] & (1 << (bit % 8));
+}
+
 static bool fg_bit_test_set(__u8 *map, unsigned long bit)
 {
 	bool was = map[bit / 8] & (1 << (bit % 8));
@@ -149,10 +156,15 @@ static int fg_run_rx_cb(void *arg, const struct virtio_net_hdr_mrg_rxbuf *h,
 			       gi, stream, seq);
 	if (fg_bit_test_set(r->rx_seen, seq))
 		return fg_fail(r, "RX guest %u: duplicate seq %u", gi, seq);
-	if ((long long)seq <= r->rx_last[gi])
-		return fg_fail(r, "RX guest %u: seq %u after %lld (reordered)",
-			       gi, seq, r->rx_last[gi]);
-	r->rx_last[gi] = seq;
+	if ((long long)seq <= r->rx_last[gi]) {
+		if (!r->cfg->reorder_ok)
+			return fg_fail(r,
+				       "RX guest %u: seq %u after %lld (reordered)",
+				       gi, seq, r->rx_last[gi]);
+		r->res->reordered++;
+	} else {
+		r->rx_last[gi] = seq;
+	}
 	fg_frame_describe(&r->cfg->plan, stream, seq, &d);
 	if (fg_frame_verify(frame, len, &d, err, sizeof(err)))
 		return fg_fail(r, "RX guest %u: %s", gi, err);
@@ -200,11 +212,20 @@ static int fg_run_host_frame(struct fg_run *r, const __u8 *buf, size_t n)
 		return fg_fail(r, "TX: unexpected stream %u seq %u", stream,
 			       seq);
 	gi = stream - 1;
-	if (seq != r->tx_expect[gi])
+	if (seq >= r->cfg->tx_frames)
+		return fg_fail(r, "TX guest %u: unexpected seq %u", gi, seq);
+	if (r->tx_seen[gi]) {
+		if (seq < r->tx_expect[gi] || fg_bit_test_set(r->tx_seen[gi], seq))
+			return fg_fail(r, "TX guest %u: duplicate seq %u", gi,
+				       seq);
+		if (seq != r->tx_expect[gi])
+			r->res->reordered++;
+	} else if (seq != r->tx_expect[gi]) {
 		return fg_fail(r, "TX guest %u: got seq %u, want %lu (%s)", gi,
 			       seq, r->tx_expect[gi],
 			       seq > r->tx_expect[gi] ? "lost" :
 			       "duplicate or reordered");
+	}
 	fg_frame_describe(&r->cfg->plan, stream, seq, &d);
 	if (fg_frame_verify(buf, n, &d, err, sizeof(err)))
 		return fg_fail(r, "TX guest %u: %s", gi, err);
@@ -214,8 +235,13 @@ static int fg_run_host_frame(struct fg_run *r, const __u8 *buf, size_t n)
 			       gi, seq, vh->gso_type, le16toh(vh->gso_size));
 	if (d.gso)
 		r->res->tx_gso++;
-	r->tx_expect[gi]++;
 	r->res->tx_recv++;
+	/* Next wanted: the lowest seq not seen yet. */
+	if (seq == r->tx_expect[gi])
+		r->tx_expect[gi]++;
+	while (r->tx_seen[gi] && r->tx_expect[gi] < r->cfg->tx_frames &&
+	       fg_bit_test(r->tx_seen[gi], r->tx_expect[gi]))
+		r->tx_expect[gi]++;
 	return 0;
 }
 
@@ -380,21 +406,45 @@ int fg_traffic_run(struct fg_guest **g, unsigned int ng, struct fg_host *h,
 		.g = g, .ng = ng, .h = h, .cfg = cfg, .res = res,
 	};
 	double start = fg_now(), last;
+	cpu_set_t saved;
 	unsigned int i;
+	bool pinned = false;
 	int idle;
 	int ret = -1;
 
 	memset(res, 0, sizeof(*res));
 	if (!ng || ng > FG_MAX_GUESTS)
 		return fg_fail(&r, "bad guest count %u", ng);
-	for (i = 0; i < ng; i++)
+	for (i = 0; i < ng; i++) {
 		r.rx_last[i] = -1;
+		if (cfg->reorder_ok) {
+			r.tx_seen[i] = calloc(cfg->tx_frames / 8 + 1, 1);
+			if (!r.tx_seen[i]) {
+				fg_fail(&r, "out of memory");
+				goto out;
+			}
+		}
+	}
 	r.rx_seen = calloc(cfg->rx_frames / 8 + 1, 1);
 	r.buf = malloc(FG_FRAME_BUF + 64);
 	r.frame = malloc(FG_FRAME_BUF);
 	if (!r.rx_seen || !r.buf || !r.frame) {
 		fg_fail(&r, "out of memory");
 		goto out;
+	}
+	/*
+	 * Inject from one CPU: frames that cross veth or a macvlan bridge go
+	 * through the per-CPU netif_rx() backlogs, and a sender that migrates
+	 * between CPUs gets them reordered by the host stack itself.
+	 */
+	pinned = !sched_getaffinity(0, sizeof(saved), &saved);
+	if (pinned) {
+		cpu_set_t one;
+		int cpu = sched_getcpu();
+
+		CPU_ZERO(&one);
+		CPU_SET(cpu < 0 ? 0 : cpu, &one);
+		pinned = !sched_setaffinity(0, sizeof(one), &one);
 	}
 	fg_host_arm_drops(h);
 	start = fg_now();
@@ -434,6 +484,10 @@ int fg_traffic_run(struct fg_guest **g, unsigned int ng, struct fg_host *h,
 	ret = 0;
 out:
 	res->seconds = fg_now() - start;
+	if (pinned)
+		sched_setaffinity(0, sizeof(saved), &saved);
+	for (i = 0; i < ng; i++)
+		free(r.tx_seen[i]);
 	free(r.rx_seen);
 	free(r.buf);
 	free(r.frame);
