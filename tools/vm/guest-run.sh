@@ -6,6 +6,7 @@
 # Loads the helper modules and OUT/src/vhnet.ko, then for MODE
 #   test  runs every OUT/selftests/*_test (sorted), each under a time limit
 #   demo  shows that /dev/vhnet is there
+#   bench runs tools/bench/run-guest.sh OUT (make bench; tools/vm/bench.sh)
 # Results go to OUT/results/ (a host directory shared writable):
 #   <test>.tap / .err / .rc / .time       stdout, stderr, exit status, seconds
 #   setup-failures                        one line per failed setup step
@@ -84,6 +85,12 @@ demo)
 			ls -l /dev/vhnet
 			echo "data path not yet available"
 		} | tee "$res/demo.out"
+	fi
+	;;
+bench)
+	if [ $loaded = 1 ]; then
+		"$(dirname "$0")/../bench/run-guest.sh" "$out" ||
+			setup_fail "tools/bench/run-guest.sh exited with status $?"
 	fi
 	;;
 *)
