@@ -55,19 +55,18 @@ static void fg_udev_notify_off(struct fg_vq *vq)
 }
 
 /*
- * Ask for a kick on the next avail entry, then look again: true if the
- * driver made more available meanwhile (spec 2.7.10).
+ * Ask for a kick once the driver makes entry @idx available, then look
+ * again: true if it already has (spec 2.7.10).
  */
-static bool fg_udev_notify_on(struct fg_vq *vq, const struct fg_udev_q *q)
+static bool fg_udev_notify_on(struct fg_vq *vq, __u16 idx)
 {
 	if (vq->event_idx)
-		__atomic_store_n(vq->avail_event,
-				 fg_cpu_to_v16(vq, q->last_avail),
+		__atomic_store_n(vq->avail_event, fg_cpu_to_v16(vq, idx),
 				 __ATOMIC_RELAXED);
 	else
 		vq->used->flags &= ~fg_cpu_to_v16(vq, VRING_USED_F_NO_NOTIFY);
 	fg_mb();
-	return fg_udev_avail_idx(vq) != q->last_avail;
+	return fg_udev_avail_idx(vq) != idx;
 }
 
 /*
@@ -198,7 +197,7 @@ static int fg_udev_tx(struct fg_udev *u)
 			fg_udev_flush(u, vq, q);
 		if (done == FG_UDEV_TX_BURST)
 			return 1;
-		if (!fg_udev_notify_on(vq, q))
+		if (!fg_udev_notify_on(vq, q->last_avail))
 			return 0;
 	}
 }
@@ -212,15 +211,17 @@ static int fg_udev_rx_deliver(struct fg_udev *u)
 	struct fg_vq *vq = &u->g->dev.vq[FG_RXQ];
 	struct fg_udev_q *q = &u->q[FG_RXQ];
 	unsigned int niov = 0, nbufs = 0, i, b;
-	__u16 start = q->last_avail, head;
+	__u16 start = q->last_avail, head, seen;
 	size_t cap = 0, need = u->pending, off, n, chain;
 	const __u8 *src = u->buf;
 	int ret;
 
 	while (cap < need) {
 		if (q->last_avail == fg_udev_avail_idx(vq)) {
+			/* Put them back; wait for more than we have seen. */
+			seen = q->last_avail;
 			q->last_avail = start;
-			if (fg_udev_notify_on(vq, q)) {
+			if (fg_udev_notify_on(vq, seen)) {
 				niov = 0;
 				nbufs = 0;
 				cap = 0;
@@ -329,6 +330,7 @@ static void *fg_udev_main(void *arg)
 		for (r = 0; r < 4; r++)
 			p[r].events = POLLIN;
 		r = poll(p, 4, more_tx > 0 || more_rx > 0 ? 0 : -1);
+		u->polls++;
 		if (r < 0 && errno != EINTR) {
 			fg_udev_fail(u, -EIO, "poll: %s", strerror(errno));
 			break;
@@ -339,17 +341,21 @@ static void *fg_udev_main(void *arg)
 			break;
 		if (p[1].revents & POLLIN) {
 			fg_udev_drain(tx->kick_fd);
+			u->tx_kicks++;
 			more_tx = 1;
 		}
 		if (p[2].revents & POLLIN) {
 			fg_udev_drain(rx->kick_fd);
+			u->rx_kicks++;
 			if (u->rx_wait_kick) {
 				u->rx_wait_kick = false;
 				more_rx = 1;
 			}
 		}
-		if (p[3].revents & POLLIN)
+		if (p[3].revents & POLLIN) {
+			u->tap_wakeups++;
 			more_rx = 1;
+		}
 		if (more_tx > 0)
 			more_tx = fg_udev_tx(u);
 		if (more_rx > 0 && !u->rx_wait_kick)

@@ -51,6 +51,7 @@ struct fg_udev {
 
 	/* statistics, stable after fg_udev_stop() */
 	unsigned long tx_frames, tx_errors, rx_frames, rx_waits, calls;
+	unsigned long polls, tx_kicks, rx_kicks, tap_wakeups;
 	char err[256];
 };
 

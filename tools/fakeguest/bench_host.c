@@ -32,7 +32,7 @@ double fg_bench_now(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static int fg_pg_write(const char *path, const char *fmt, ...)
@@ -43,8 +43,10 @@ static int fg_pg_write(const char *path, const char *fmt, ...)
 	int fd, len;
 
 	va_start(ap, fmt);
-	len = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	len = vsnprintf(cmd, sizeof(cmd) - 1, fmt, ap);
 	va_end(ap);
+	/* pgctrl cuts the last byte off, whatever it is. */
+	cmd[len++] = '\n';
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;

@@ -45,6 +45,7 @@ struct fg_bench_cfg {
 	unsigned int id;	/* tap "vhb<id>" */
 	int guest_cpu, dev_cpu, src_cpu;	/* -1: not pinned */
 	int stall_ms;		/* longest time without progress */
+	bool busy_poll;		/* PING: spin on the used ring, no calls */
 };
 
 struct fg_bench_result {
@@ -58,6 +59,7 @@ struct fg_bench_result {
 	unsigned long kicks, calls;	/* guest-side notifications */
 	unsigned long foreign;	/* received frames of another size */
 	int worker;		/* device thread id, 0 if none */
+	char note[256];		/* device-side counters, for humans */
 	char err[256];
 };
 

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# bench.sh: make bench. Side-by-side benchmark of vhnet, the in-tree
+# vhost-net and a userspace device loop (QEMU's vhost=off path), with the
+# tap's and memcpy's limits, in one VM per kernel. See
+# Documentation/performance.rst.
+#
+# Environment:
+#   VHNET_BENCH_KERNELS  quick (default: 6.12) | all | list of versions
+#   BENCH_ROUNDS         rounds per metric (default 5)
+#   BENCH_SECONDS        measured seconds per run (default 2)
+#   BENCH_WARMUP         seconds before measuring (default 0.5)
+#   BENCH_METRICS        subset of: tx64 rx64 tx1500 rx1500 txgso rxgso
+#                        ping memcpy
+#   BENCH_IMPLS          subset of: vhnet vhost-net userspace limit
+#   BENCH_PROFILE        1 (default): perf profiles after the measurements
+#   BENCH_CMD            debugging: run this in the guest instead (its
+#                        output: <out>/results/bench-cmd.out)
+#   VHNET_BUILD          build directory (default build/); results go to
+#                        $VHNET_BUILD/bench/
+# Output: $VHNET_BUILD/bench/results.md, results.csv, raw.csv and
+# bench-<kernel>.png; the paths are printed at the end.
+set -uo pipefail
+# shellcheck source=tools/vm/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+# A full run takes about 20 minutes under TCG; leave room.
+VM_TIMEOUT=${VHNET_VM_TIMEOUT:-3000}
+bdir=$VM_BUILD/bench
+t_start=$SECONDS
+
+case ${VHNET_BENCH_KERNELS:-quick} in
+quick|all) mapfile -t kernels < <(vm_kernels "${VHNET_BENCH_KERNELS:-quick}") ;;
+*) read -r -a kernels <<<"$VHNET_BENCH_KERNELS" ;;
+esac
+[ ${#kernels[@]} -gt 0 ] || vm_die "no supported kernel installed (make deps)"
+command -v gnuplot >/dev/null || vm_die "gnuplot is missing (make deps)"
+
+mkdir -p "$bdir"
+vm_msg "bench: building the benchmark binary"
+make -s -C "$VM_TOP/tools/bench" OUT="$bdir" >"$bdir/build.log" 2>&1 ||
+	{ cat "$bdir/build.log"; vm_die "benchmark build failed (log: $bdir/build.log)"; }
+
+raws=()
+failed=0
+for kver in "${kernels[@]}"; do
+	out=$bdir/$kver
+	mkdir -p "$out"
+	vm_msg "bench: [$kver] building vhnet.ko"
+	if ! "$VM_TOP/tools/vm/build-module.sh" --module-only "$kver" "$out"; then
+		failed=1
+		continue
+	fi
+	rm -rf "$out/results"
+	mkdir -p "$out/results"
+	# Inside OUT: the guest sees only that share of the host's /tmp.
+	cp "$bdir/vhnet_bench" "$out/vhnet_bench"
+	{
+		echo "BENCH_BIN=$out/vhnet_bench"
+		echo "BENCH_ROUNDS=${BENCH_ROUNDS:-5}"
+		echo "BENCH_SECONDS=${BENCH_SECONDS:-2}"
+		echo "BENCH_WARMUP=${BENCH_WARMUP:-0.5}"
+		echo "BENCH_PROFILE=${BENCH_PROFILE:-1}"
+		[ -z "${BENCH_METRICS:-}" ] || echo "BENCH_METRICS='$BENCH_METRICS'"
+		[ -z "${BENCH_IMPLS:-}" ] || echo "BENCH_IMPLS='$BENCH_IMPLS'"
+		[ -z "${BENCH_CMD:-}" ] || printf 'BENCH_CMD=%q\n' "$BENCH_CMD"
+	} >"$out/bench.conf"
+	{
+		echo "accel=$(vm_accel)"
+		echo "host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+		echo "host_ncpu=$(nproc)"
+		echo "vm_smp=$VM_SMP"
+		echo "vm_mem_mb=$VM_MEM"
+		echo "qemu=$(qemu-system-x86_64 --version | head -1)"
+		echo "loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg)"
+	} >"$out/results/bench-host.txt"
+	vm_msg "bench: [$kver] booting ($(vm_accel), $VM_SMP CPUs, $VM_MEM MB); console: $out/console.log"
+	t0=$SECONDS
+	vm_boot "$kver" "$out" bench
+	qrc=$?
+	echo "loadavg_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/results/bench-host.txt"
+	echo "vm_seconds=$((SECONDS - t0))" >>"$out/results/bench-host.txt"
+	vm_msg "bench: [$kver] VM finished after $((SECONDS - t0))s (qemu status $qrc)"
+	if [ ! -f "$out/results/done" ]; then
+		vm_msg "bench: [$kver] the guest did not finish; console: $out/console.log"
+		failed=1
+	fi
+	if [ -s "$out/results/setup-failures" ]; then
+		sed 's/^/  guest setup: /' "$out/results/setup-failures"
+		failed=1
+	fi
+	if ! vm_log_problems "$out/console.log" "$out/results/dmesg.txt"; then
+		vm_msg "bench: [$kver] kernel problems in the guest log"
+		failed=1
+	fi
+	if [ -s "$out/results/bench-failures" ]; then
+		vm_msg "bench: [$kver] $(wc -l <"$out/results/bench-failures") runs failed (stderr: $out/results/bench.err):"
+		grep -v -e '^== ' -e '^vhnet_bench: note:' "$out/results/bench.err" |
+			head -20 | sed 's/^/  /'
+		failed=1
+	fi
+	[ -s "$out/results/bench-raw.csv" ] && raws+=("$out")
+done
+
+[ ${#raws[@]} -gt 0 ] || vm_die "no results"
+vm_msg "bench: report"
+"$VM_TOP/tools/bench/report.pl" "$bdir" "${raws[@]}" || failed=1
+vm_msg "bench: total $((SECONDS - t_start))s"
+exit $failed
