@@ -18,6 +18,8 @@ pkgs=(
 	qemu-system-x86 busybox-static cpio gzip iproute2 ethtool procps
 	# lint
 	perl sparse
+	# make bench: plots, profiles in the guest
+	gnuplot-nox linux-perf
 )
 
 missing=()
