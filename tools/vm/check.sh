@@ -61,11 +61,15 @@ report_test() {
 
 	if [ -z "$rc" ]; then
 		bad="did not run to the end (guest died?)"
+	elif [ "$rc" = hung ]; then
+		bad="stuck in the kernel past its time limit (blocked tasks in the console log)"
 	elif [ "$rc" = 124 ]; then
 		bad="timed out after ${secs}s"
 	elif [ "$rc" -gt 128 ]; then
-		# 137 is also what timeout(1) returns when it had to SIGKILL.
 		bad="killed by signal $((rc - 128)) after ${secs}s"
+		# timeout(1) also ends with 137 when it had to SIGKILL.
+		[ "$rc" != 137 ] || [ "$secs" -lt "${VHNET_TEST_TIMEOUT:-900}" ] ||
+			bad+=" (timed out; SIGTERM was not enough)"
 	elif [ "$rc" != 0 ] && [ "$rc" != 1 ]; then
 		bad="exit status $rc"
 	elif [ "$rc" = 1 ] && [ "$f" = 0 ]; then

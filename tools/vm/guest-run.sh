@@ -9,6 +9,7 @@
 #   bench runs tools/bench/run-guest.sh OUT (make bench; tools/vm/bench.sh)
 # Results go to OUT/results/ (a host directory shared writable):
 #   <test>.tap / .err / .rc / .time       stdout, stderr, exit status, seconds
+#                                         (.rc "hung": stuck past its limit)
 #   setup-failures                        one line per failed setup step
 #   dmesg.txt, done                       kernel log; written last
 # Console output is our progress only; test output never goes there.
@@ -54,6 +55,33 @@ else
 fi
 export VHNET_KO=$ko VHNET_DEV=/dev/vhnet
 
+# guarded SECS CMD...: run CMD; if it is still there after SECS seconds
+# (stuck in the kernel, where not even SIGKILL helps), dump the blocked
+# tasks to the console and give up on it: status 255. Without this a hang
+# only shows as the host's whole-VM timeout, with nothing to debug.
+guarded() {
+	local secs=$1 pid sleeper rc
+	shift
+	"$@" &
+	pid=$!
+	sleep "$secs" &
+	sleeper=$!
+	wait -n "$pid" "$sleeper"
+	rc=$?
+	if kill -0 "$pid" 2>/dev/null; then
+		echo w >/proc/sysrq-trigger
+		return 255
+	fi
+	kill "$sleeper" 2>/dev/null
+	wait "$sleeper" 2>/dev/null
+	return $rc
+}
+
+run_one() {
+	cd /tmp && exec timeout -k 10 "$test_timeout" "$1" \
+		>"$res/$2.tap" 2>"$res/$2.err" </dev/null
+}
+
 run_tests() {
 	local t name rc t0
 	for t in $(find "$out/selftests" -maxdepth 1 -name '*_test' -type f \
@@ -61,12 +89,21 @@ run_tests() {
 		name=$(basename "$t")
 		say "running $name"
 		t0=$SECONDS
-		(cd /tmp && exec timeout -k 10 "$test_timeout" "$t") \
-			>"$res/$name.tap" 2>"$res/$name.err" </dev/null
+		guarded $((test_timeout + 60)) run_one "$t" "$name"
 		rc=$?
 		echo $((SECONDS - t0)) >"$res/$name.time"
+		if [ $rc = 255 ]; then
+			echo hung >"$res/$name.rc"
+			say "$name is stuck in the kernel; blocked tasks dumped above"
+			continue
+		fi
 		echo "$rc" >"$res/$name.rc"
 		say "$name exited with status $rc"
+		# Timed out (124; 137 if it took a SIGKILL): if anything is left
+		# blocked in the kernel, its stack goes to the console.
+		if [ $rc = 124 ] || [ $rc = 137 ]; then
+			echo w >/proc/sysrq-trigger
+		fi
 	done
 }
 
@@ -100,7 +137,12 @@ esac
 
 # The module must come out cleanly too (tests may have unloaded it).
 if grep -q '^vhnet ' /proc/modules; then
-	rmmod vhnet 2>>"$res/setup.err" || setup_fail "rmmod vhnet"
+	guarded 120 rmmod vhnet 2>>"$res/setup.err"
+	case $? in
+	0) ;;
+	255) setup_fail "rmmod vhnet hung (blocked tasks dumped to the console)" ;;
+	*) setup_fail "rmmod vhnet" ;;
+	esac
 fi
 
 dmesg >"$res/dmesg.txt" 2>&1

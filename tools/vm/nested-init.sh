@@ -9,7 +9,7 @@
 #
 #   ping    10 pings to nhost
 #   rx      read a stream from nhost:nport (the host sends), checksum it
-#   tx      send /data.bin to nhost:nport+1 (the host checksums it)
+#   tx      send what rx read back to nhost:nport+1 (the host checksums it)
 #   reload  unload and reload virtio_net, bring eth0 up again
 #
 # Every result goes to the console as one line "nested: WHAT key=value...";
@@ -54,11 +54,14 @@ net_up() {
 }
 
 step_ping() {
-	local counts
-	counts=$(ping -c 10 -i 0.2 -w 60 "$host" |
+	local out counts rtt times
+	out=$(ping -c 10 -i 0.2 -w 60 "$host")
+	counts=$(echo "$out" |
 		sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) packets received.*/\1 \2/p')
 	[ -n "$counts" ] || counts="0 0"
-	say "ping sent=${counts% *} received=${counts#* }"
+	rtt=$(echo "$out" | sed -n 's|^round-trip min/avg/max = \([0-9./]*\) ms|\1|p')
+	times=$(echo "$out" | sed -n 's/.*seq=\([0-9]*\) .*time=\([0-9.]*\) ms/\1:\2/p' | tr '\n' ,)
+	say "ping sent=${counts% *} received=${counts#* } rtt_ms=${rtt:-none} seq_ms=${times%,}"
 }
 
 step_rx() {
@@ -69,17 +72,17 @@ step_rx() {
 	t1=$(now)
 	bytes=$(wc -c </tmp/rx)
 	sum=$(md5sum </tmp/rx)
-	rm -f /tmp/rx
 	say "rx bytes=$bytes md5=${sum%% *} csecs=$((t1 - t0)) rc=$rc"
 }
 
 step_tx() {
 	local t0 t1 rc
+	[ -f /tmp/rx ] || { say "tx bytes=0 csecs=0 rc=1 (no rx before)"; return; }
 	t0=$(now)
-	nc "$host" $((port + 1)) -e cat /data.bin
+	nc "$host" $((port + 1)) -e cat /tmp/rx
 	rc=$?
 	t1=$(now)
-	say "tx bytes=$(wc -c </data.bin) csecs=$((t1 - t0)) rc=$rc"
+	say "tx bytes=$(wc -c </tmp/rx) csecs=$((t1 - t0)) rc=$rc"
 }
 
 step_reload() {
