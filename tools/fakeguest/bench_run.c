@@ -599,6 +599,67 @@ static int fg_bench_rx(struct fg_bench *b)
 }
 
 /*
+ * Count-bounded limit RX: read the frames back from the tap while pktgen
+ * sends them. pktgen only stops once its last skb has been freed, so the
+ * tap must be drained before pktgen_finish() can return.
+ */
+static int fg_bench_rx_limit_count(struct fg_bench *b, unsigned long want)
+{
+	const struct fg_bench_cfg *c = b->c;
+	struct fg_bench_result *r = b->r;
+	struct pollfd p = { .fd = b->tap, .events = POLLIN };
+	size_t cap = b->hdr_len + FG_FRAME_BUF;
+	unsigned long got = 0;
+	double t0 = fg_bench_now();
+	__u8 *buf;
+	ssize_t n;
+	int ret = 0;
+
+	buf = malloc(cap);
+	if (!buf || fcntl(b->tap, F_SETFL, O_NONBLOCK)) {
+		free(buf);
+		return fg_bench_fail(b, "read back: %s", strerror(errno));
+	}
+	while (got < want) {
+		n = read(b->tap, buf, cap);
+		if (n > 0) {
+			if (n == (ssize_t)(b->hdr_len + c->len))
+				got++;
+			else
+				r->foreign++;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN) {
+			ret = fg_bench_fail(b, "tap read: %s", strerror(errno));
+			break;
+		}
+		if (poll(&p, 1, c->stall_ms) <= 0) {
+			ret = fg_bench_fail(b, "read %lu of %lu frames back",
+					    got, want);
+			break;
+		}
+	}
+	free(buf);
+	r->seconds = fg_bench_now() - t0;
+	r->frames = got;
+	r->offered = got;
+	r->bytes = (unsigned long long)got * c->len;
+	if (ret) {
+		/* Let pktgen go: its last skb dies with the tap. */
+		fg_pktgen_finish(&b->pg, true);
+		return ret;
+	}
+	if (fg_pktgen_finish(&b->pg, false))
+		return fg_bench_fail(b, "pktgen: %s", b->pg.err);
+	if (r->foreign)
+		return fg_bench_fail(b, "%lu frames of another size",
+				     r->foreign);
+	return 0;
+}
+
+/*
  * pktgen into the tap with nobody reading: what the source offers (the
  * tap drops what does not fit its queue). Count-bounded: a queue's worth,
  * read back from the tap.
@@ -608,44 +669,15 @@ static int fg_bench_rx_limit(struct fg_bench *b)
 	const struct fg_bench_cfg *c = b->c;
 	struct fg_bench_result *r = b->r;
 	unsigned long long off_a = 0, err_a = 0, off_b = 0, err_b = 0;
-	unsigned long want = c->frames, got = 0;
-	double t0, t_a;
-	__u8 *buf;
-	ssize_t n;
+	unsigned long want = c->frames;
+	double t_a;
 
 	if (want > FG_BENCH_TAPQ)
 		want = FG_BENCH_TAPQ;
 	if (fg_bench_pg_up(b, fg_bench_limit_mac, want))
 		return -1;
-	t0 = fg_bench_now();
-	if (c->frames) {
-		if (fg_pktgen_finish(&b->pg, false))
-			return fg_bench_fail(b, "pktgen: %s", b->pg.err);
-		buf = malloc(b->hdr_len + FG_FRAME_BUF);
-		if (!buf || fcntl(b->tap, F_SETFL, O_NONBLOCK)) {
-			free(buf);
-			return fg_bench_fail(b, "read back: %s",
-					     strerror(errno));
-		}
-		while ((n = read(b->tap, buf, b->hdr_len + FG_FRAME_BUF)) > 0 ||
-		       (n < 0 && errno == EINTR)) {
-			if (n == (ssize_t)(b->hdr_len + c->len))
-				got++;
-			else if (n > 0)
-				r->foreign++;
-			if (got == want)
-				break;
-		}
-		free(buf);
-		r->seconds = fg_bench_now() - t0;
-		r->frames = got;
-		r->offered = got;
-		if (got != want || r->foreign)
-			return fg_bench_fail(b, "read %lu of %lu frames back (%lu of another size)",
-					     got, want, r->foreign);
-		r->bytes = (unsigned long long)got * c->len;
-		return 0;
-	}
+	if (c->frames)
+		return fg_bench_rx_limit_count(b, want);
 	usleep(c->warmup * 1e6);
 	if (fg_bench_pg_counts(b, &off_a, &err_a))
 		return -1;
