@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -152,6 +153,31 @@ int fg_dev_set_backend(struct fg_dev *d, unsigned int idx, int fd)
 	if (!ret)
 		d->backend[idx] = fd;
 	return ret;
+}
+
+int fg_dev_replace_kick(struct fg_dev *d, unsigned int idx, bool pending)
+{
+	struct vhost_vring_file f = { .index = idx };
+	struct fg_vq *vq = &d->vq[idx];
+	__u64 one = 1;
+	int ret;
+
+	f.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (f.fd < 0)
+		return -errno;
+	if (pending && write(f.fd, &one, sizeof(one)) != sizeof(one)) {
+		ret = -errno;
+		close(f.fd);
+		return ret;
+	}
+	ret = fg_ioctl(d->fd, VHOST_SET_VRING_KICK, &f);
+	if (ret) {
+		close(f.fd);
+		return ret;
+	}
+	close(vq->kick_fd);
+	vq->kick_fd = f.fd;
+	return 0;
 }
 
 int fg_dev_get_vring_base(struct fg_dev *d, unsigned int idx,

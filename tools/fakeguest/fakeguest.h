@@ -12,6 +12,7 @@
  *   fg_traffic.h  the verified traffic engine
  *   fg_hostile.h  malformed rings
  *   fg_env.h      ready-made backends with host endpoints
+ *   fg_sys.h      worker threads, debugfs, Slab, netdevs, module unload
  */
 #ifndef FAKEGUEST_H
 #define FAKEGUEST_H
@@ -25,5 +26,6 @@
 #include "fg_traffic.h"
 #include "fg_hostile.h"
 #include "fg_env.h"
+#include "fg_sys.h"
 
 #endif /* FAKEGUEST_H */

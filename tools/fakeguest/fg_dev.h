@@ -67,6 +67,12 @@ int fg_dev_alloc_rings(struct fg_dev *d, unsigned int num);
 int fg_dev_setup_vq(struct fg_dev *d, unsigned int idx);
 /* VHOST_NET_SET_BACKEND; @fd -1 detaches. */
 int fg_dev_set_backend(struct fg_dev *d, unsigned int idx, int fd);
+/*
+ * Give ring @idx a new kick eventfd (VHOST_SET_VRING_KICK) and close the
+ * old one. With @pending, the new eventfd is signalled before the device
+ * gets it: a kick that happened "during" the switch.
+ */
+int fg_dev_replace_kick(struct fg_dev *d, unsigned int idx, bool pending);
 /* VHOST_GET_VRING_BASE. */
 int fg_dev_get_vring_base(struct fg_dev *d, unsigned int idx,
 			  unsigned int *base);

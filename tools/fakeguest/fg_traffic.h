@@ -17,6 +17,13 @@
 
 #define FG_HOST_MAX_DROPS	4
 #define FG_RX_STREAM		0x100
+/* Host endpoints one run may use (fg_traffic_run_hosts()). */
+#define FG_TRAFFIC_MAX_HOSTS	4
+/*
+ * A frame's stream is (epoch << FG_EPOCH_SHIFT) | stream within the run
+ * (guest + 1 for TX, FG_RX_STREAM for RX, FG_JUNK_STREAM).
+ */
+#define FG_EPOCH_SHIFT		16
 
 /* The host side of a backend. */
 struct fg_host {
@@ -42,6 +49,8 @@ void fg_host_count_drops(struct fg_host *h, const char *ifname,
 long long fg_host_drops(struct fg_host *h);
 void fg_host_arm_drops(struct fg_host *h);
 
+struct fg_traffic_ctl;
+
 struct fg_traffic_cfg {
 	unsigned long tx_frames;	/* per guest */
 	unsigned long rx_frames;	/* in total, spread over the guests */
@@ -55,6 +64,23 @@ struct fg_traffic_cfg {
 	 * Otherwise each guest's frames must arrive in order.
 	 */
 	bool reorder_ok;
+	/*
+	 * Frames of earlier epochs (left over from a run that was cut short)
+	 * are counted as stale and otherwise ignored; later ones fail.
+	 */
+	__u16 epoch;
+	/*
+	 * Someone else drives the guests' TX queues (tx_frames must be 0):
+	 * the engine never touches them.
+	 */
+	bool leave_tx;
+	/*
+	 * Called once per round, between the engine's steps: may change the
+	 * device under traffic (see struct fg_traffic_ctl). Returns 0, or -1
+	 * with a message in ctl->err to fail the run.
+	 */
+	int (*hook)(void *arg, struct fg_traffic_ctl *ctl);
+	void *hook_arg;
 };
 
 struct fg_traffic_result {
@@ -63,8 +89,34 @@ struct fg_traffic_result {
 	unsigned long rx_per_guest[8];
 	unsigned long foreign;		/* frames that were not ours */
 	unsigned long reordered;	/* arrivals out of order (reorder_ok) */
+	unsigned long stale;		/* frames of earlier epochs */
+	unsigned long rx_stranded;	/* RX frames drained from a backend */
+	unsigned long tx_per_host[FG_TRAFFIC_MAX_HOSTS];
+	unsigned long rx_sent_per_host[FG_TRAFFIC_MAX_HOSTS];
+	unsigned long rx_recv_per_host[FG_TRAFFIC_MAX_HOSTS];	/* by a guest */
+	bool stopped;			/* the hook ended the run early */
 	double seconds;
 	char err[512];
+};
+
+/*
+ * What a hook sees and may change. Between two hook calls the engine only
+ * moves frames, so the hook may issue any ioctl on the guests' devices.
+ */
+struct fg_traffic_ctl {
+	const struct fg_traffic_result *res;	/* progress so far */
+	unsigned int nhosts;
+	unsigned int inject;		/* host RX frames are injected into */
+	/*
+	 * A backend fd no device reads from (e.g. a tap just detached): the
+	 * engine drains RX frames left in its queue with read() and accounts
+	 * them as rx_stranded, stripping drain_hlen header bytes. -1: none.
+	 */
+	int drain_fd[FG_TRAFFIC_MAX_HOSTS];
+	unsigned int drain_hlen[FG_TRAFFIC_MAX_HOSTS];
+	bool stop;			/* end the run now, successfully */
+	char *err;
+	size_t errlen;
 };
 
 /* Defaults: 60..1514 B frames, window 128, 20 s timeout. */
@@ -77,6 +129,16 @@ void fg_traffic_defaults(struct fg_traffic_cfg *cfg);
 int fg_traffic_run(struct fg_guest **g, unsigned int ng, struct fg_host *h,
 		   const struct fg_traffic_cfg *cfg,
 		   struct fg_traffic_result *res);
+/*
+ * The same with several host endpoints (one per backend the guests may be
+ * switched between): TX frames are taken from all of them, each exactly
+ * once and in order per endpoint; RX frames go to hosts[ctl->inject] and
+ * may arrive out of order (a backend's queue waits while detached).
+ */
+int fg_traffic_run_hosts(struct fg_guest **g, unsigned int ng,
+			 struct fg_host **hosts, unsigned int nh,
+			 const struct fg_traffic_cfg *cfg,
+			 struct fg_traffic_result *res);
 
 /* Frames to use from the environment (VHNET_FRAMES), or @def. */
 unsigned long fg_env_frames(unsigned long def);

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Fake guest: what the host kernel shows of a vhnet device and of the
+ * machine, for lifecycle checks: worker threads (vhnet-<owner pid>),
+ * per-device debugfs directories, Slab usage, netdevs, module unload.
+ */
+#ifndef FG_SYS_H
+#define FG_SYS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define FG_VHNET_DEBUGFS	"/sys/kernel/debug/vhnet"
+
+void fg_sleep_ms(unsigned int ms);
+/*
+ * Threads named vhnet-<@owner>; *tid (if not NULL) gets the lowest tid
+ * among them. -1 if /proc cannot be read.
+ */
+int fg_worker_count(pid_t owner, pid_t *tid);
+/* Poll up to @ms until exactly @want such threads exist; last count. */
+int fg_wait_workers(pid_t owner, int want, int ms);
+/*
+ * Directories <@owner>-<n> under FG_VHNET_DEBUGFS; *id (if not NULL) gets
+ * the highest n. -1 if debugfs is not there.
+ */
+int fg_debugfs_count(pid_t owner, int *id);
+int fg_wait_debugfs(pid_t owner, int want, int ms);
+/* Poll up to @ms until /sys/class/net/@name is gone. */
+bool fg_wait_netdev_gone(const char *name, int ms);
+
+/* One field of /proc/meminfo in kB, or -1. */
+long fg_meminfo_kb(const char *key);
+/*
+ * Slab in kB once RCU-deferred frees had time to run and the caches were
+ * dropped: the lowest of a few reads. -1 on error.
+ */
+long fg_settled_slab_kb(void);
+
+/*
+ * Unload module @name, retrying up to @ms while it is still busy (a
+ * deferred release); 0 or an errno.
+ */
+int fg_module_unload(const char *name, int ms);
+/* Load the module file @path; 0 or an errno. */
+int fg_module_load(const char *path);
+
+#endif /* FG_SYS_H */

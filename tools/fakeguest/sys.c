@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fake guest: host-side views of vhnet devices and of the machine (see
+ * fg_sys.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fg_sys.h"
+
+void fg_sleep_ms(unsigned int ms)
+{
+	struct timespec ts = {
+		.tv_sec = ms / 1000,
+		.tv_nsec = (long)(ms % 1000) * 1000000L,
+	};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static ssize_t fg_read_text(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+int fg_worker_count(pid_t owner, pid_t *tid)
+{
+	char want[32], path[300], comm[64];
+	struct dirent *de;
+	pid_t t, low = 0;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(want, sizeof(want), "vhnet-%d\n", (int)owner);
+	dir = opendir("/proc");
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		if (fg_read_text(path, comm, sizeof(comm)) <= 0 ||
+		    strcmp(comm, want))
+			continue;
+		n++;
+		t = atoi(de->d_name);
+		if (!low || t < low)
+			low = t;
+	}
+	closedir(dir);
+	if (tid)
+		*tid = low;
+	return n;
+}
+
+int fg_wait_workers(pid_t owner, int want, int ms)
+{
+	int waited, n = -1;
+
+	for (waited = 0; waited <= ms; waited += 10) {
+		n = fg_worker_count(owner, NULL);
+		if (n == want)
+			break;
+		fg_sleep_ms(10);
+	}
+	return n;
+}
+
+int fg_debugfs_count(pid_t owner, int *id)
+{
+	struct dirent *de;
+	int n = 0, pid, i, high = -1;
+	char dash;
+	DIR *dir;
+
+	dir = opendir(FG_VHNET_DEBUGFS);
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir)) != NULL) {
+		if (sscanf(de->d_name, "%d%c%d", &pid, &dash, &i) != 3 ||
+		    dash != '-' || pid != owner)
+			continue;
+		n++;
+		if (i > high)
+			high = i;
+	}
+	closedir(dir);
+	if (id)
+		*id = high;
+	return n;
+}
+
+int fg_wait_debugfs(pid_t owner, int want, int ms)
+{
+	int waited, n = -1;
+
+	for (waited = 0; waited <= ms; waited += 10) {
+		n = fg_debugfs_count(owner, NULL);
+		if (n == want)
+			break;
+		fg_sleep_ms(10);
+	}
+	return n;
+}
+
+bool fg_wait_netdev_gone(const char *name, int ms)
+{
+	char path[64];
+	struct stat st;
+	int waited;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s", name);
+	for (waited = 0; waited <= ms; waited += 10) {
+		if (stat(path, &st) && errno == ENOENT)
+			return true;
+		fg_sleep_ms(10);
+	}
+	return false;
+}
+
+long fg_meminfo_kb(const char *key)
+{
+	size_t klen = strlen(key);
+	char line[256];
+	long val = -1;
+	FILE *f;
+
+	f = fopen("/proc/meminfo", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			val = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+long fg_settled_slab_kb(void)
+{
+	long v, best = LONG_MAX;
+	int fd, i;
+
+	fg_sleep_ms(1000);
+	sync();
+	fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	i = write(fd, "3\n", 2);
+	close(fd);
+	if (i != 2)
+		return -1;
+	fg_sleep_ms(200);
+	for (i = 0; i < 3; i++) {
+		v = fg_meminfo_kb("Slab");
+		if (v >= 0 && v < best)
+			best = v;
+		fg_sleep_ms(100);
+	}
+	return best == LONG_MAX ? -1 : best;
+}
+
+int fg_module_unload(const char *name, int ms)
+{
+	int waited;
+
+	for (waited = 0; ; waited += 50) {
+		if (!syscall(SYS_delete_module, name, O_NONBLOCK))
+			return 0;
+		if ((errno != EAGAIN && errno != EWOULDBLOCK &&
+		     errno != EBUSY) || waited >= ms)
+			return errno;
+		fg_sleep_ms(50);
+	}
+}
+
+int fg_module_load(const char *path)
+{
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	if (syscall(SYS_finit_module, fd, "", 0))
+		ret = errno;
+	close(fd);
+	return ret;
+}
