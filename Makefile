@@ -4,7 +4,7 @@
 #
 #   make [KDIR=...]        build vhnet.ko against KDIR
 #   make install           modules_install + depmod
-#   make lint              checkpatch --strict (+ sparse) over all sources
+#   make lint              checkpatch --strict, sparse and shellcheck
 #   make check             full VM test run on every supported kernel
 #   make check-quick       one kernel, for fast iteration
 #   make demo              the main job end to end

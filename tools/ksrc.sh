@@ -5,7 +5,10 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${KSRC_OUT:-$top/build/ksrc}
-tarball=$(ls /usr/src/linux-source-6.12*.tar.xz 2>/dev/null | head -1)
+tarball=
+for f in /usr/src/linux-source-6.12*.tar.xz; do
+	[ -e "$f" ] && { tarball=$f; break; }
+done
 [ -n "$tarball" ] || { echo "ksrc: linux-source-6.12 is not installed (make deps)" >&2; exit 1; }
 stamp=$out/.stamp
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$tarball" ]; then

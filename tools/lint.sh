@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# lint.sh: checkpatch --strict over every C source and header of ours, then
-# sparse (C=2) over the module built against each supported kernel.
+# lint.sh: checkpatch --strict over every C source and header of ours,
+# sparse (C=2) over the module built against each supported kernel, then
+# the shell scripts through shellcheck.
 # Exits non-zero on any finding. Logs: build/lint/.
 set -uo pipefail
 # shellcheck source=tools/vm/lib.sh
@@ -65,6 +66,22 @@ else
 			findings=$((findings + 1))
 		fi
 	done
+fi
+
+# --- shellcheck -----------------------------------------------------------
+shopt -s nullglob
+shfiles=(tools/*.sh tools/*/*.sh selftests/*.sh)
+shopt -u nullglob
+if ! command -v shellcheck >/dev/null; then
+	vm_msg "lint: shellcheck is not installed (make deps)"
+	findings=$((findings + 1))
+else
+	vm_msg "lint: shellcheck over ${#shfiles[@]} shell scripts"
+	# -x: follow the "source=" directives (paths from the top).
+	shellcheck -x "${shfiles[@]}" || {
+		vm_msg "lint: shellcheck FAILED"
+		findings=$((findings + 1))
+	}
 fi
 
 if [ "$findings" -gt 0 ]; then

@@ -16,8 +16,10 @@ pkgs=(
 	gcc make libc6-dev pahole kmod
 	# the VM: emulator, initramfs, guest userland tools
 	qemu-system-x86 busybox-static cpio gzip iproute2 ethtool procps
+	# the nested guest's uncompressed kernel (tools/vm/nested.sh)
+	zstd
 	# lint
-	perl sparse
+	perl sparse shellcheck
 	# make bench: plots, profiles in the guest
 	gnuplot-nox linux-perf
 )
