@@ -1,0 +1,295 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# vhnet_qemu_test: unmodified QEMU as a vhnet client, end to end (TAP).
+#
+# Runs in the test VM (tools/vm/guest-run.sh), as root, with vhnet.ko
+# loaded. Removes the in-tree vhost_net, then runs nested guests
+# (tools/vm/nested.sh) with
+#   -netdev tap,ifname=tapN,vhost=on,vhostforce=on,vhostfd=3 3<>/dev/vhnet
+#   -device virtio-net-pci
+# one after the other:
+#   modern  ping; 16 MiB of random data host->guest; reload virtio_net in
+#           the guest (QEMU stops and restarts vhost: GET_VRING_BASE, then
+#           SET_VRING_BASE); ping; the guest sends the 16 MiB back
+#   legacy  disable-modern=on,mrg_rxbuf=off,event_idx=off: ping; 16 MiB
+#           host->guest
+# md5 checksums are compared at the receiving end, the guest's against the
+# host's. While a guest runs: QEMU has /dev/vhnet open as its vhostfd and
+# vhnet-<QEMU pid> exists; afterwards vhnet's debugfs counters must show
+# the traffic, QEMU's output no vhost failure ("falling back on userspace
+# virtio", ...) and the nested console no kernel problem. Logs (QEMU's
+# output, the nested consoles): OUT/results/vhnet_qemu_test/.
+#
+# The time limit comes from guest-run.sh (VHNET_TEST_TIMEOUT); every case
+# is reported a minute before it. VHNET_QEMU_PARALLEL=1 runs the two guests
+# side by side (slower under TCG: they share the VM's CPUs).
+# selftests/Makefile installs this as OUT/selftests/vhnet_qemu_test with
+# the work tree's path filled in below.
+set -uo pipefail
+
+top=@VHNET_TOP@
+case $top in @*) top=$(cd "$(dirname "$0")/.." && pwd -P) ;; esac
+# shellcheck source=tools/vm/lib.sh
+. "$top/tools/vm/lib.sh"
+# shellcheck source=tools/vm/nested.sh
+. "$top/tools/vm/nested.sh"
+
+NESTED_OUT=$(cd "$(dirname "$0")/.." && pwd -P)
+NESTED_LOGS=$NESTED_OUT/results/vhnet_qemu_test
+NESTED_TMP=$(mktemp -d)
+parallel=${VHNET_QEMU_PARALLEL:-0}
+
+modern_steps=ping,rx,reload,ping,tx
+legacy_steps=ping,rx
+legacy_dev=,disable-modern=on,mrg_rxbuf=off,event_idx=off
+boot_secs=480	# a nested TCG boot takes one to several minutes
+step_secs=300
+# Finish, with every case reported, a minute before guest-run.sh's limit.
+deadline=$((SECONDS + ${VHNET_TEST_TIMEOUT:-1200} - 60))
+
+data_bytes=$((NESTED_DATA_MB << 20))
+data_md5=$(cat "$NESTED_OUT/nested/data.md5" 2>/dev/null)
+
+# --- TAP --------------------------------------------------------------------
+n=0 failed=0
+diag() { printf '# %s\n' "$@"; }
+result() {	# STATUS DESCRIPTION
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $n $2"
+	else
+		echo "not ok $n $2"
+		failed=$((failed + 1))
+	fi
+}
+steps_of() { tr , '\n' <<<"$1" | grep -c .; }
+# Per guest: tap, vhostfd, worker, one per step, rx and tx counters,
+# shutdown, QEMU log, console.
+per_guest=8
+plan=$((1 + per_guest + $(steps_of $modern_steps) + per_guest + $(steps_of $legacy_steps)))
+
+removed=''
+cleanup() {
+	local m
+	nested_cleanup
+	rm -rf "$NESTED_TMP"
+	# Put back what later tests may expect.
+	for m in $removed; do
+		modprobe "$m"
+	done
+}
+trap cleanup EXIT
+
+echo "TAP version 13"
+echo "1..$plan"
+t_all=$SECONDS
+diag "nested guests: $(uname -r), ${NESTED_MEM} MB, data $NESTED_DATA_MB MiB (md5 ${data_md5:-missing})"
+diag "time limit ${VHNET_TEST_TIMEOUT:-1200} s, parallel=$parallel"
+mkdir -p "$NESTED_LOGS"
+[ -f "$NESTED_OUT/nested/initramfs.img" ] ||
+	diag "no $NESTED_OUT/nested/initramfs.img (tools/vm/build-module.sh builds it)"
+if [ -f "$NESTED_OUT/nested/vmlinux" ]; then
+	diag "nested kernel: $NESTED_OUT/nested/vmlinux (PVH boot)"
+else
+	diag "nested kernel: /boot/vmlinuz-$(uname -r)"
+fi
+if [ ! -c /dev/vhnet ] && [ -n "${VHNET_KO:-}" ]; then
+	diag "/dev/vhnet missing; loading $VHNET_KO"
+	insmod "$VHNET_KO"
+fi
+
+removed=$(nested_unload_vhost_net)
+st=$?
+[ -n "$removed" ] && diag "removed: $(xargs <<<"$removed")"
+[ $st = 0 ] && [ -c /dev/vhnet ] && grep -q '^vhnet ' /proc/modules &&
+	! grep -q '^vhost_net ' /proc/modules
+result $? "setup: vhnet loaded, in-tree vhost_net not loaded (no /dev/vhost-net)"
+
+# --- one guest --------------------------------------------------------------
+stuck=0
+# Waits for a guest line; after one timeout the guest counts as stuck and
+# later waits do not wait any more.
+wait_for() {	# NAME WHAT SECS [NTH]
+	local rc left=$((deadline - SECONDS))
+	[ $left -gt 0 ] || left=0
+	[ "$3" -le $left ] || set -- "$1" "$2" $left "${4:-1}"
+	[ $stuck = 0 ] || set -- "$1" "$2" 0 "${4:-1}"
+	if [ "$2" = up ]; then
+		nested_wait_up "$1" "$3"
+	else
+		nested_wait "$@"
+	fi
+	rc=$?
+	case $rc in
+	1) diag "$1: no \"nested: $2\" line after $3 s (test time used: $((SECONDS - t_all)) s)"; stuck=1 ;;
+	2) diag "$1: QEMU exited before \"nested: $2\"" ;;
+	esac
+	return $rc
+}
+
+rate() {	# BYTES CSECS
+	[ "${2:-0}" -gt 0 ] || { echo "?"; return; }
+	echo "$(($1 * 100 / $2 >> 10)) KiB/s in $(($2 / 100)).$(($2 % 100 / 10)) s"
+}
+
+# The number after KEY in a counter line ("rx packets N bytes N ...").
+counter() {	# LINE KEY
+	awk -v k="$2" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' <<<"$1"
+}
+
+check_counters() {	# NAME STATS QUEUE MIN-BYTES
+	local name=$1 stats=$2 q=$3 min=$4 line packets bytes broken
+	line=$(grep "^$q " <<<"$stats")
+	packets=$(counter "$line" packets)
+	bytes=$(counter "$line" bytes)
+	broken=$(counter "$line" broken)
+	diag "$name: $q counters: ${line:-none}"
+	[ -n "$line" ] && [ "${packets:-0}" -gt 0 ] && [ "$broken" = 0 ] &&
+		[ "$bytes" -ge "$min" ] && [ "$bytes" -lt $((2 * data_bytes + (1 << 20))) ]
+}
+
+# QEMU's command line has the vhost options and its fd 3 is /dev/vhnet.
+check_vhostfd() {	# PID
+	local args
+	args=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)
+	diag "qemu: $(grep -o -- '-netdev [^ ]*' <<<"$args") $(grep -o -- '-device [^ ]*' <<<"$args")"
+	[ "$(readlink "/proc/$1/fd/3")" = /dev/vhnet ] &&
+		grep -q -- '-netdev tap,.*vhost=on,vhostforce=on,vhostfd=3' <<<"$args" &&
+		grep -q -- '-device virtio-net-pci' <<<"$args" &&
+		nested_holds_vhnet "$1"
+}
+
+# The tap QEMU uses was made with vnet_hdr (IFF_VNET_HDR, 0x4000).
+check_tap() {	# NAME
+	local tap=tap${NESTED_IDX[$1]} flags
+	flags=$(cat "/sys/class/net/$tap/tun_flags" 2>/dev/null)
+	diag "$1: $tap tun_flags ${flags:-none}, $(ip -br addr show dev "$tap" 2>/dev/null | xargs)"
+	[ -n "$flags" ] && [ $((flags & 0x4000)) != 0 ] && [ $((flags & 0x0002)) != 0 ]
+}
+
+check_guest() {	# NAME STEPS
+	local name=$1 steps=$2 pid s line t0 nping=0 rc tids sum bytes i
+	local stats rx_min=1 tx_min=1
+	pid=${NESTED_PID[$name]}
+	stuck=0
+	t0=$SECONDS
+	diag "$name: QEMU pid $pid, steps $steps"
+	check_tap "$name"
+	result $? "$name: tap${NESTED_IDX[$name]} is a tap device with vnet_hdr"
+
+	wait_for "$name" up $boot_secs
+	# Early-boot deaths (TCG in TCG, before vhost starts; see
+	# nested_wait_up) are shown here, not counted as failures.
+	for ((i = 1; i <= ${NESTED_RESTARTS[$name]:-0}; i++)); do
+		diag "$name: attempt $i died in early boot, started again: $(vm_log_problems \
+			"$NESTED_LOGS/$name.console.$i" | head -1 | sed 's/^ *[^ ]*: //')"
+	done
+	pid=${NESTED_PID[$name]}
+	diag "$name: guest up ($(nested_result "$name" up)) after $((SECONDS - t0)) s"
+	diag "$name: test VM memory: $(free -m | awk '/^Mem:/ { print $3 " MB used, " $7 " MB available" }')"
+	check_vhostfd "$pid"
+	result $? "$name: QEMU runs with vhost=on,vhostforce=on,vhostfd=3, fd 3 is /dev/vhnet"
+	tids=$(nested_worker "$pid" | xargs)
+	[ -n "$tids" ] && diag "$name: vhnet-$pid is thread $tids"
+	[ -n "$tids" ]
+	result $? "$name: worker thread vhnet-$pid runs"
+
+	for s in $(tr , ' ' <<<"$steps"); do
+		case $s in
+		ping)
+			nping=$((nping + 1))
+			wait_for "$name" ping $step_secs $nping
+			line=$(nested_result "$name" ping $nping)
+			diag "$name: ping $nping at $((SECONDS - t0)) s: ${line:-none}"
+			[ "$(nested_value "$line" received)" = 10 ]
+			rc=$?
+			if [ $nping = 1 ]; then
+				result $rc "$name: ping, 10 of 10 replies"
+			else
+				result $rc "$name: ping after the virtio_net reload, 10 of 10 replies"
+			fi
+			;;
+		rx)
+			rx_min=$data_bytes
+			wait_for "$name" rx $step_secs
+			line=$(nested_result "$name" rx)
+			diag "$name: host->guest at $((SECONDS - t0)) s: ${line:-none}"
+			[ -n "$line" ] &&
+				diag "$name: host->guest $(rate "$(nested_value "$line" bytes)" "$(nested_value "$line" csecs)")"
+			[ "$(nested_value "$line" bytes)" = "$data_bytes" ] &&
+				[ "$(nested_value "$line" md5)" = "$data_md5" ]
+			result $? "$name: $NESTED_DATA_MB MiB host->guest, md5 matches in the guest"
+			;;
+		tx)
+			tx_min=$data_bytes
+			wait_for "$name" tx $step_secs
+			line=$(nested_result "$name" tx)
+			diag "$name: guest->host at $((SECONDS - t0)) s: ${line:-none}"
+			nested_sink_wait "$name" 30 || diag "$name: the host's receiver did not finish"
+			bytes=$(stat -c %s "$NESTED_TMP/$name.rx" 2>/dev/null)
+			sum=$(md5sum <"$NESTED_TMP/$name.rx" 2>/dev/null | cut -d' ' -f1)
+			diag "$name: host received ${bytes:-0} bytes, md5 ${sum:-none}"
+			[ -n "$line" ] &&
+				diag "$name: guest->host $(rate "${bytes:-0}" "$(nested_value "$line" csecs)")"
+			[ "$bytes" = "$data_bytes" ] && [ "$sum" = "$data_md5" ]
+			result $? "$name: $NESTED_DATA_MB MiB guest->host, md5 matches on the host"
+			;;
+		reload)
+			wait_for "$name" reload $step_secs
+			line=$(nested_result "$name" reload)
+			diag "$name: virtio_net reload at $((SECONDS - t0)) s: ${line:-none}"
+			[ "$(nested_value "$line" ok)" = 1 ]
+			result $? "$name: virtio_net unloaded and reloaded, eth0 up again"
+			;;
+		esac
+	done
+
+	wait_for "$name" "done" 60
+	stats=$(nested_stats "$pid")
+	check_counters "$name" "$stats" rx $rx_min
+	result $? "$name: debugfs rx counters moved (bytes >= $rx_min, nothing broken)"
+	check_counters "$name" "$stats" tx $tx_min
+	result $? "$name: debugfs tx counters moved (bytes >= $tx_min, nothing broken)"
+
+	if [ $stuck = 0 ]; then nested_stop "$name"; else nested_stop "$name" 0; fi
+	rc=$?
+	diag "$name: QEMU exited with status $rc after $((SECONDS - t0)) s"
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		[ -z "$(nested_worker "$pid")" ] && [ -z "$(nested_stats "$pid")" ] && break
+		sleep 0.5
+	done
+	[ $rc = 0 ] && [ -z "$(nested_worker "$pid")" ] && [ -z "$(nested_stats "$pid")" ]
+	result $? "$name: guest powered off, QEMU exited 0, vhnet-$pid and its debugfs entry gone"
+
+	# With vhostforce=on QEMU should fail rather than fall back, but a
+	# fallback ("falling back on userspace virtio") must not pass either.
+	if grep -qiE 'vhost|falling back|error|fail' "$NESTED_LOGS/$name.qemu.log"; then
+		grep -iE 'vhost|falling back|error|fail' "$NESTED_LOGS/$name.qemu.log" |
+			head -20 | sed "s/^/# $name: qemu: /"
+		result 1 "$name: no vhost failure or fallback in QEMU's output"
+	else
+		result 0 "$name: no vhost failure or fallback in QEMU's output"
+	fi
+	vm_log_problems "$NESTED_LOGS/$name.console" | head -20 | sed 's/^/#/'
+	[ "${PIPESTATUS[0]}" = 0 ] && [ -s "$NESTED_LOGS/$name.console" ]
+	result $? "$name: no kernel problems in the nested guest's console"
+}
+
+start_guest() {	# NAME IDX STEPS [DEVICE-OPTIONS]
+	nested_start "$@" && return 0
+	diag "$1: cannot start QEMU (tap$2 setup failed)"
+	NESTED_PID[$1]=''	# then every check of this guest fails
+}
+
+# The modern guest first: it is the main case, and the one with more to do.
+start_guest modern 0 $modern_steps
+[ "$parallel" = 1 ] && start_guest legacy 1 $legacy_steps $legacy_dev
+check_guest modern $modern_steps
+[ "$parallel" = 1 ] || start_guest legacy 1 $legacy_steps $legacy_dev
+check_guest legacy $legacy_steps
+diag "both guests done in $((SECONDS - t_all)) s"
+
+# Problems in the test VM's own kernel log since the test began are caught
+# by check.sh (console.log, dmesg.txt).
+[ "$n" = "$plan" ] || diag "ran $n of $plan planned cases"
+[ $failed = 0 ]
