@@ -97,6 +97,21 @@ run_one() {	# TEST NAME LIMIT
 		>"$res/$2.tap" 2>"$res/$2.err" </dev/null
 }
 
+# The kselftest harness runs each case in its own process group, which
+# timeout(1) does not reach: a case cut off mid-run would live on, holding
+# /dev/vhnet. Kill what is left of NAME's processes (matched by comm).
+reap_strays() {	# NAME
+	local comm=${1:0:15}
+	pkill -KILL -x "$comm" 2>/dev/null || return 0
+	say "killed processes $1 left behind"
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		pgrep -x "$comm" >/dev/null || return 0
+		sleep 1
+	done
+	say "$1 left processes that survive SIGKILL; blocked tasks follow"
+	echo w >/proc/sysrq-trigger
+}
+
 run_tests() {
 	local t name rc t0 limit
 	for t in $(find "$out/selftests" -maxdepth 1 -name '*_test' -type f \
@@ -115,6 +130,7 @@ run_tests() {
 		fi
 		echo "$rc" >"$res/$name.rc"
 		say "$name exited with status $rc"
+		reap_strays "$name"
 		# Timed out (124; 137 if it took a SIGKILL): if anything is left
 		# blocked in the kernel, its stack goes to the console.
 		if [ $rc = 124 ] || [ $rc = 137 ]; then
