@@ -270,7 +270,12 @@ set ytics font "sans,10"
 set offsets 0.5, 0.5, 0, 0
 EOF
 	for my $i (0 .. $#$panels) {
-		$s .= "set title \"$panels->[$i]\"\n";
+		# Latencies spread over decades under TCG: a log scale.
+		my $log = $panels->[$i] =~ /\(us\)/;
+		$s .= $log ? "set logscale y\nset yrange [1:*]\n" :
+			     "unset logscale y\nset yrange [0:*]\n";
+		$s .= "set title \"$panels->[$i]" . ($log ? ', log scale' : '') .
+		      "\"\n";
 		$s .= "plot '$base.dat' index $i using 0:2:3:4:(0.65):5:xtic(1) " .
 		      "lc rgb variable, '' index $i using 0:4:6 " .
 		      "with labels offset 0,0.8 font 'sans,9'\n";
