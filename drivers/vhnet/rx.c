@@ -129,7 +129,7 @@ void vhnet_handle_rx(struct vhnet_work *work)
 		}
 		if (n == -EMSGSIZE) {
 			vhnet_rx_discard(vq);
-			continue;
+			goto next;
 		}
 		if (n < 0)
 			break;
@@ -149,7 +149,7 @@ void vhnet_handle_rx(struct vhnet_work *work)
 				break;
 			vq->stats.errors++;
 			vq->stats.last_error = ret < 0 ? ret : -EMSGSIZE;
-			continue;
+			goto next;
 		}
 
 		/* Hand back buffers the frame did not need. */
@@ -171,6 +171,11 @@ void vhnet_handle_rx(struct vhnet_work *work)
 		vq->stats.bytes += ret;
 
 		bytes += total;
+next:
+		/*
+		 * Frames dropped on the way count too: a host flooding frames
+		 * the guest cannot take must not keep the worker here.
+		 */
 		if (++pkts >= VHNET_BUDGET_PKTS || bytes >= VHNET_BUDGET_BYTES) {
 			vhnet_work_queue(vq->dev, work);
 			break;
