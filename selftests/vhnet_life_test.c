@@ -73,16 +73,23 @@ static void guest_cfg(struct fg_guest_cfg *c, __u64 features, bool gso,
 	c->seed = seed;
 }
 
-static int rig_up(struct fg_rig *rig, __u64 features, bool gso,
-		  unsigned int id)
+static int rig_up_layouts(struct fg_rig *rig, __u64 features, bool gso,
+			  unsigned int id, unsigned int tx_layouts)
 {
 	struct fg_rig_cfg c;
 
 	memset(&c, 0, sizeof(c));
 	guest_cfg(&c.guest, features, gso, id);
+	c.guest.tx_layouts = tx_layouts;
 	c.backend = FG_BK_TAP;
 	c.id = id;
 	return fg_rig_up(rig, &c);
+}
+
+static int rig_up(struct fg_rig *rig, __u64 features, bool gso,
+		  unsigned int id)
+{
+	return rig_up_layouts(rig, features, gso, id, 0);
 }
 
 /* A second tap for the same guest (same header size and MAC). */
@@ -712,9 +719,11 @@ TEST_F_TIMEOUT(life, owner_killed_under_traffic, 300)
 {
 	unsigned int rep;
 
-	for (rep = 0; rep < KILL_REPS; rep++)
+	/* Braces: ASSERT_*() is more than one statement. */
+	for (rep = 0; rep < KILL_REPS; rep++) {
 		ASSERT_EQ(0, kill_one(rep, self->err, sizeof(self->err)))
 			TH_LOG("rep %u: %s", rep, self->err);
+	}
 	/* Our own device is untouched by all of that. */
 	ASSERT_EQ(1, fg_worker_count(getpid(), NULL));
 }
@@ -735,21 +744,35 @@ struct flood {
 	char msg[256];
 };
 
+/*
+ * 64 KB GSO frames, each TX slot written once and then posted again and
+ * again: refilling costs the guest next to nothing, each frame costs the
+ * device a 64 KB copy and a trip through the stack, so the device never
+ * finds the ring empty.
+ */
 static void *flood_fn(void *arg)
 {
-	struct fg_frame_plan plan = { .min_len = 1000, .max_len = 1000, .flows = 1 };
+	struct fg_frame_plan plan = { .min_len = 1000, .max_len = 1000,
+				      .gso_every = 1, .flows = 1 };
 	static const __u8 dst[6] = { 0x02, 0, 0, 0, 0, 0x02 };
 	struct virtio_net_hdr_mrg_rxbuf hdr;
 	struct flood *f = arg;
 	struct fg_guest *g = f->g;
 	struct fg_frame_desc d;
-	__u8 frame[1100];
+	bool primed = false;
+	__u8 *frame;
 	size_t len;
 	int n;
 
+	frame = malloc(FG_FRAME_BUF);
+	if (!frame) {
+		__atomic_store_n(&f->err, -ENOMEM, __ATOMIC_RELEASE);
+		return NULL;
+	}
 	memset(&hdr, 0, sizeof(hdr));
 	fg_frame_describe(&plan, FG_JUNK_STREAM, 0, &d);
 	len = fg_frame_build(frame, &d, dst, g->mac);
+	fg_frame_vnet_hdr(&hdr.hdr, &d);
 	while (!__atomic_load_n(&f->stop, __ATOMIC_RELAXED)) {
 		n = fg_guest_tx_reap(g);
 		if (n < 0) {
@@ -758,8 +781,11 @@ static void *flood_fn(void *arg)
 			break;
 		}
 		__atomic_add_fetch(&f->done, n, __ATOMIC_RELAXED);
-		while (!(n = fg_guest_tx(g, &hdr, frame, len)))
+		/* The first fill writes every slot (one descriptor each). */
+		while (!(n = primed ? fg_guest_tx_again(g, len) :
+			      fg_guest_tx(g, &hdr, frame, len)))
 			;
+		primed = true;
 		if (n != -EAGAIN) {
 			snprintf(f->msg, sizeof(f->msg), "TX: %s", strerror(-n));
 			__atomic_store_n(&f->err, n, __ATOMIC_RELEASE);
@@ -769,14 +795,36 @@ static void *flood_fn(void *arg)
 		fg_vq_publish(&g->dev.vq[FG_TXQ]);
 		fg_vq_kick_force(&g->dev.vq[FG_TXQ]);
 	}
+	free(frame);
 	return NULL;
 }
 
+/*
+ * With two CPUs or more, the flood gets CPU 1 to itself and the workers
+ * and the rest of the test share CPU 0: the guest then refills the ring
+ * while the device works on it, as a vCPU would, and without a TX budget
+ * the worker never leaves the TX queue.
+ */
 static int flood_start(struct flood *f, struct fg_guest *g)
 {
+	pthread_attr_t attr;
+	cpu_set_t one;
+	int ret;
+
 	memset(f, 0, sizeof(*f));
 	f->g = g;
-	if (pthread_create(&f->thread, NULL, flood_fn, f))
+	if (pthread_attr_init(&attr))
+		return -1;
+	CPU_ZERO(&one);
+	CPU_SET(1, &one);
+	if (sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+		if (fg_pin_workers(getpid(), 0) < 1 ||
+		    pthread_attr_setaffinity_np(&attr, sizeof(one), &one))
+			return -1;
+	}
+	ret = pthread_create(&f->thread, &attr, flood_fn, f);
+	pthread_attr_destroy(&attr);
+	if (ret)
 		return -1;
 	f->running = true;
 	return 0;
@@ -823,9 +871,11 @@ FIXTURE_SETUP(fair)
 	unsigned int i;
 
 	memset(self, 0, sizeof(*self));
+	/* rig[0] floods: 64 KB frames, one descriptor each. */
 	for (i = 0; i < 2; i++) {
-		ASSERT_EQ(0, rig_up(&self->rig[i], FG_FEATURES_DEFAULT, false,
-				    rig_id(i + 1)))
+		ASSERT_EQ(0, rig_up_layouts(&self->rig[i], FG_FEATURES_DEFAULT,
+					    !i, rig_id(i + 1),
+					    i ? 0 : FG_TX_ONE))
 			TH_LOG("rig %u: %s", i, self->rig[i].err);
 		self->up[i] = true;
 	}
@@ -843,14 +893,16 @@ FIXTURE_TEARDOWN(fair)
 /*
  * A guest keeps its TX ring full and kicks without pause; meanwhile the
  * host injects RX frames for it. They must all be delivered (verified),
- * while the flood goes on at the same time: its TX buffers keep being
- * used, at least as many as the RX frames delivered.
+ * while the flood goes on: it flowed before, during (its TX buffers kept
+ * being used) and after the RX run. Counts only, no rates: a starved RX
+ * queue shows as the traffic engine's stall.
  */
 TEST_F_TIMEOUT(fair, tx_flood_keeps_own_rx, 300)
 {
 	struct fg_traffic_result res;
 	struct fg_traffic_cfg t;
 	unsigned long before, during;
+	bool after;
 	int ret;
 
 	ASSERT_EQ(0, flood_start(&self->flood, &self->rig[0].g[0]));
@@ -862,6 +914,7 @@ TEST_F_TIMEOUT(fair, tx_flood_keeps_own_rx, 300)
 	t.leave_tx = true;
 	ret = fg_rig_run(&self->rig[0], &t, &res);
 	during = flood_done(&self->flood) - before;
+	after = flood_wait(&self->flood, 2 * RING);
 	flood_stop(&self->flood);
 	log_result(_metadata, "RX under TX flood", &res);
 	TH_LOG("flood: %lu TX buffers used during the RX run, ring full %lu times",
@@ -869,7 +922,8 @@ TEST_F_TIMEOUT(fair, tx_flood_keeps_own_rx, 300)
 	ASSERT_EQ(0, self->flood.err) TH_LOG("flood: %s", self->flood.msg);
 	ASSERT_EQ(0, ret);
 	EXPECT_EQ(FLOOD_RX, res.rx_recv);
-	EXPECT_LE(FLOOD_RX, during);
+	EXPECT_LT(0, during);
+	EXPECT_TRUE(after) TH_LOG("the flood stopped flowing");
 }
 
 /*
@@ -881,6 +935,7 @@ TEST_F_TIMEOUT(fair, tx_flood_keeps_other_device, 300)
 	struct fg_traffic_result res;
 	struct fg_traffic_cfg t;
 	unsigned long before, during;
+	bool after;
 	int ret;
 
 	ASSERT_EQ(0, flood_start(&self->flood, &self->rig[0].g[0]));
@@ -890,6 +945,7 @@ TEST_F_TIMEOUT(fair, tx_flood_keeps_other_device, 300)
 	traffic_cfg(&t, FLOOD_TX, false, 0);
 	ret = fg_rig_run(&self->rig[1], &t, &res);
 	during = flood_done(&self->flood) - before;
+	after = flood_wait(&self->flood, 2 * RING);
 	flood_stop(&self->flood);
 	log_result(_metadata, "other device under TX flood", &res);
 	TH_LOG("flood: %lu TX buffers used during the run, ring full %lu times",
@@ -898,7 +954,8 @@ TEST_F_TIMEOUT(fair, tx_flood_keeps_other_device, 300)
 	ASSERT_EQ(0, ret);
 	EXPECT_EQ(FLOOD_TX, res.tx_recv);
 	EXPECT_EQ(FLOOD_TX, res.rx_recv);
-	EXPECT_LE(FLOOD_TX, during);
+	EXPECT_LT(0, during);
+	EXPECT_TRUE(after) TH_LOG("the flood stopped flowing");
 }
 
 /* Injects junk frames for a guest without pause. */
@@ -934,9 +991,9 @@ static void *rx_flood_fn(void *arg)
 }
 
 /*
- * The reverse: the host floods a guest's RX queue without pause (the tap
- * queue is never empty); the guest's own TX frames all get through, and
- * so do the RX frames of a second device.
+ * The reverse: the host floods a guest's RX queue without pause; the
+ * guest's own TX frames all get through while it keeps receiving the
+ * flood, and so do the frames of a second device.
  */
 TEST_F_TIMEOUT(fair, rx_flood_keeps_tx, 300)
 {
@@ -961,7 +1018,7 @@ TEST_F_TIMEOUT(fair, rx_flood_keeps_tx, 300)
 	       __atomic_load_n(&f.sent, __ATOMIC_RELAXED), during);
 	EXPECT_EQ(0, ret);
 	EXPECT_EQ(FLOOD_TX, res.tx_recv);
-	EXPECT_LE(FLOOD_TX, during);
+	EXPECT_LT(0, during);
 
 	traffic_cfg(&t, FLOOD_TX, false, 0);
 	ret = fg_rig_run(&self->rig[1], &t, &res);
@@ -1033,7 +1090,7 @@ static int leak_cycle(struct __test_metadata *_metadata, struct fg_rig *rig,
 	struct swap_hook sh;
 	struct kick_hook kh;
 	struct cut_hook ch;
-	int ret;
+	int ret, err;
 
 	traffic_cfg(&t, 100000, false, epoch);
 	memset(&ch, 0, sizeof(ch));
@@ -1085,9 +1142,11 @@ static int leak_cycle(struct __test_metadata *_metadata, struct fg_rig *rig,
 	}
 	if (ret)
 		log_result(_metadata, "cycle", &res);
+	/* Always back in a state fg_rig_down() can take. */
 	fg_guest_fini(g);
+	err = fg_guest_init(g, &gc, -1);
 	if (!ret)
-		ret = fg_guest_init(g, &gc, -1);
+		ret = err;
 	if (!ret)
 		ret = fg_env_attach(&rig->env, 0, g);
 	return ret;
@@ -1109,9 +1168,10 @@ TEST_F_TIMEOUT(leak, cycles_no_leak_then_unload, 600)
 	__u16 epoch = 0;
 	int err, ins;
 
-	for (i = 0; i < LEAK_WARMUP; i++, epoch += 2)
+	for (i = 0; i < LEAK_WARMUP; i++, epoch += 2) {
 		ASSERT_EQ(0, leak_cycle(_metadata, &self->rig, &self->alt, i,
 					epoch)) TH_LOG("warm-up cycle %u", i);
+	}
 	ASSERT_EQ(0, kill_one(0, self->err, sizeof(self->err)))
 		TH_LOG("%s", self->err);
 	drain_env(&self->rig.env);
@@ -1142,9 +1202,10 @@ TEST_F_TIMEOUT(leak, cycles_no_leak_then_unload, 600)
 	fg_env_down(&self->alt);
 	self->alt_is_up = false;
 	EXPECT_EQ(0, fg_wait_workers(getpid(), 0, WAIT_MS));
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 2; i++) {
 		EXPECT_TRUE(fg_wait_netdev_gone(tap[i], WAIT_MS))
 			TH_LOG("%s outlived its last fd: leaked reference", tap[i]);
+	}
 
 	if (!ko || !*ko)
 		SKIP(return, "VHNET_KO not set: not unloading the module");

@@ -21,6 +21,11 @@ int fg_worker_count(pid_t owner, pid_t *tid);
 /* Poll up to @ms until exactly @want such threads exist; last count. */
 int fg_wait_workers(pid_t owner, int want, int ms);
 /*
+ * Pin every vhnet-<@owner> thread, and the calling thread, to @cpu (as a
+ * VMM may do). Returns how many workers were pinned, or -errno.
+ */
+int fg_pin_workers(pid_t owner, int cpu);
+/*
  * Directories <@owner>-<n> under FG_VHNET_DEBUGFS; *id (if not NULL) gets
  * the highest n. -1 if debugfs is not there.
  */

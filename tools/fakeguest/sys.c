@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,55 @@ static ssize_t fg_read_text(const char *path, char *buf, size_t len)
 		return -1;
 	buf[n] = '\0';
 	return n;
+}
+
+/* Call @fn for each thread named vhnet-<@owner>; returns the count. */
+static int fg_for_workers(pid_t owner, int (*fn)(pid_t tid, void *arg),
+			  void *arg)
+{
+	char want[32], path[300], comm[64];
+	struct dirent *de;
+	int n = 0, ret;
+	DIR *dir;
+
+	snprintf(want, sizeof(want), "vhnet-%d\n", (int)owner);
+	dir = opendir("/proc");
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		if (fg_read_text(path, comm, sizeof(comm)) <= 0 ||
+		    strcmp(comm, want))
+			continue;
+		ret = fn(atoi(de->d_name), arg);
+		if (ret < 0) {
+			closedir(dir);
+			return ret;
+		}
+		n++;
+	}
+	closedir(dir);
+	return n;
+}
+
+static int fg_pin_one(pid_t tid, void *arg)
+{
+	const cpu_set_t *set = arg;
+
+	return sched_setaffinity(tid, sizeof(*set), set) ? -errno : 0;
+}
+
+int fg_pin_workers(pid_t owner, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		return -errno;
+	return fg_for_workers(owner, fg_pin_one, &set);
 }
 
 int fg_worker_count(pid_t owner, pid_t *tid)
