@@ -215,7 +215,7 @@ nested_wait_up() {
 # Only whole lines count: the serial console may be in the middle of one.
 nested_result() {
 	local name=$1 what=$2 nth=${3:-1} text
-	text=$(tr -d '\0\r' <"$NESTED_LOGS/$name.console" 2>/dev/null; echo .)
+	text=$(tr -d '\0\r' 2>/dev/null <"$NESTED_LOGS/$name.console"; echo .)
 	text=${text%.}
 	case $text in
 	*$'\n') ;;
