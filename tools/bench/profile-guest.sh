@@ -36,18 +36,15 @@ for metric in $BENCH_PROFILE_METRICS; do
 	for impl in vhnet vhost-net; do
 		base=$res/perf-$metric-$impl
 		say "profiling $metric $impl"
-		# The run takes seconds, but under TCG perf record now and
-		# then stalls before the workload starts: give up on it after
-		# a minute and try once more.
-		for try in 1 2; do
-			# shellcheck disable=SC2086  # $args: options
-			timeout -k 5 60 perf record -q -a -e cpu-clock \
-				-F 1000 -o /tmp/perf.data -- "$BENCH_BIN" \
-				-i "$impl" $args -w 0.5 \
-				-d "$BENCH_PROFILE_SECONDS" \
-				>"$base.csv" 2>"$base.note" && break
-			say "perf record of $metric $impl (try $try) exited with status $?"
-		done
+		# The run takes seconds, but perf record's build-id pass over
+		# every sampled binary (read over 9p) can take minutes under
+		# TCG: -B skips it (symbols resolve without build ids).
+		# shellcheck disable=SC2086  # $args: options
+		timeout -k 5 120 perf record -q -B -a -e cpu-clock -F 1000 \
+			-o /tmp/perf.data -- "$BENCH_BIN" -i "$impl" $args \
+			-w 0.5 -d "$BENCH_PROFILE_SECONDS" \
+			>"$base.csv" 2>"$base.note" ||
+			say "perf record of $metric $impl exited with status $?"
 		# One report per profile: each takes most of a minute under TCG.
 		timeout -k 5 300 perf report -i /tmp/perf.data --stdio \
 			--sort sym --percent-limit 0.3 >"$base.txt" 2>/dev/null

@@ -24,6 +24,12 @@ set -uo pipefail
 # shellcheck source=tools/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
 
+# The whole script is one brace group that ends in exit: bash reads it
+# completely before running any of it, so editing this file while a run
+# is going (a shared work tree) cannot break that run (the previous
+# failure mode: "]: command not found" at the end of a 25-minute run).
+{
+
 # A full run takes about 20 minutes under TCG; leave room.
 VM_TIMEOUT=${VHNET_VM_TIMEOUT:-3000}
 bdir=$VM_BUILD/bench
@@ -107,3 +113,4 @@ vm_msg "bench: report"
 "$VM_TOP/tools/bench/report.pl" "$bdir" "${raws[@]}" || failed=1
 vm_msg "bench: total $((SECONDS - t_start))s"
 exit $failed
+}
