@@ -36,9 +36,10 @@ for metric in $BENCH_PROFILE_METRICS; do
 	for impl in vhnet vhost-net; do
 		base=$res/perf-$metric-$impl
 		say "profiling $metric $impl"
-		# The run takes seconds, but perf record's build-id pass over
-		# every sampled binary (read over 9p) can take minutes under
-		# TCG: -B skips it (symbols resolve without build ids).
+		# The workload takes 4 s, but perf record's own setup and
+		# teardown take most of a minute under TCG, more on a loaded
+		# host (a 60 s limit failed every time); -B skips the build-id
+		# pass over the sampled binaries (read over 9p) at the end.
 		# shellcheck disable=SC2086  # $args: options
 		timeout -k 5 120 perf record -q -B -a -e cpu-clock -F 1000 \
 			-o /tmp/perf.data -- "$BENCH_BIN" -i "$impl" $args \
