@@ -84,12 +84,6 @@ void fg_guest_fini(struct fg_guest *g);
  */
 int fg_guest_tx(struct fg_guest *g, const void *hdr, const void *frame,
 		size_t len);
-/*
- * Post a TX buffer without writing it: its slot must already hold a header
- * and @len frame bytes from an earlier fg_guest_tx() (a flood that makes
- * the device work, cheaply for the guest).
- */
-int fg_guest_tx_again(struct fg_guest *g, size_t len);
 void fg_guest_tx_kick(struct fg_guest *g);
 /* Reap completed TX buffers. Returns how many, or -errno (g->err). */
 int fg_guest_tx_reap(struct fg_guest *g);

@@ -261,9 +261,8 @@ static unsigned int fg_guest_tx_layout(struct fg_guest *g, __u64 gpa,
 	return n + 1;
 }
 
-/* Post a TX buffer; write @hdr and @frame into its slot unless NULL. */
-static int fg_guest_tx_post(struct fg_guest *g, const void *hdr,
-			    const void *frame, size_t len)
+int fg_guest_tx(struct fg_guest *g, const void *hdr, const void *frame,
+		size_t len)
 {
 	struct fg_vq *vq = &g->dev.vq[FG_TXQ];
 	unsigned int total = g->dev.hdr_len + len, slot, n;
@@ -281,8 +280,8 @@ static int fg_guest_tx_post(struct fg_guest *g, const void *hdr,
 	n = fg_guest_tx_layout(g, gpa, total, &indirect, segs);
 	if (!indirect && fg_vq_free_descs(vq) < n)
 		return -EAGAIN;
-	if (hdr && (fg_mem_write(&g->mem, gpa, hdr, g->dev.hdr_len) ||
-		    fg_mem_write(&g->mem, gpa + g->dev.hdr_len, frame, len)))
+	if (fg_mem_write(&g->mem, gpa, hdr, g->dev.hdr_len) ||
+	    fg_mem_write(&g->mem, gpa + g->dev.hdr_len, frame, len))
 		return -EFAULT;
 	ret = fg_vq_add(vq, segs, n, 0, indirect ? fg_slot_ind(&g->tx, slot) : 0,
 			slot);
@@ -291,17 +290,6 @@ static int fg_guest_tx_post(struct fg_guest *g, const void *hdr,
 	g->tx.nfree--;
 	g->tx_posted++;
 	return 0;
-}
-
-int fg_guest_tx(struct fg_guest *g, const void *hdr, const void *frame,
-		size_t len)
-{
-	return fg_guest_tx_post(g, hdr, frame, len);
-}
-
-int fg_guest_tx_again(struct fg_guest *g, size_t len)
-{
-	return fg_guest_tx_post(g, NULL, NULL, len);
 }
 
 void fg_guest_tx_kick(struct fg_guest *g)
