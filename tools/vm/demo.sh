@@ -37,7 +37,7 @@ secs() {	# CSECS -> "N.N s"
 # --- in the VM ----------------------------------------------------------------
 in_vm() {
 	local out=$1 res pid line bytes sum csecs tids removed t0 rc m ok=1
-	local next_tick=15 want_md5
+	local next_tick=30 want_md5 stats
 	res=$out/results
 	NESTED_OUT=$out NESTED_LOGS=$res/nested NESTED_TMP=$(mktemp -d)
 	want_md5=$(cat "$out/nested/data.md5")
@@ -134,10 +134,14 @@ in_vm() {
 	tids=$(nested_worker "$pid" | xargs)
 	[ -n "$tids" ] &&
 		say "[vhnet] worker kthread (pid state cputime name): $(ps -o pid=,stat=,time=,comm= -p "${tids// /,}" | xargs)"
+	# (No process substitution: the VM's /dev has no /dev/fd.)
+	stats=$(nested_stats "$pid")
+	[ -n "$stats" ] || failed "no vhnet debugfs counters for QEMU pid $pid"
 	while read -r line; do
+		[ -n "$line" ] || continue
 		say "[vhnet] /sys/kernel/debug/vhnet/$pid-*/stats: $line"
 		summary "vhnet ${line%% *}" "${line#* }"
-	done < <(nested_stats "$pid")
+	done <<<"$stats"
 
 	say "[shutdown] powering the guest off ..."
 	nested_stop demo
