@@ -199,6 +199,9 @@ for my $out (@outs) {
 			    $med{$i}, $lo{$i}, $hi{$i}, substr($color{$i}, 1),
 			    fmt($med{$i}));
 		}
+		# A metric left out (BENCH_METRICS) or that failed: no panel;
+		# gnuplot refuses an empty data block.
+		next unless @rows;
 		push @dat, "# $name", @rows, '', '';
 		# memcpy would flatten the other bars: a number in the title.
 		push @panels, "$title ($unit)" .
