@@ -79,6 +79,10 @@ cleanup() {
 	done
 }
 trap cleanup EXIT
+# timeout(1) ends the test with SIGTERM: clean up then too (bash runs the
+# EXIT trap on a signal only if the signal is trapped), or the nested QEMUs
+# would keep /dev/vhnet open and vhnet could not be unloaded.
+trap 'exit 143' TERM INT
 
 echo "TAP version 13"
 echo "1..$plan"
