@@ -4,7 +4,7 @@
 # time (never committed): the kselftest harness and checkpatch.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-out=${KSRC_OUT:-$top/build/ksrc}
+out=${KSRC_OUT:-${VHNET_BUILD:-$top/build}/ksrc}
 tarball=
 for f in /usr/src/linux-source-6.12*.tar.xz; do
 	[ -e "$f" ] && { tarball=$f; break; }
