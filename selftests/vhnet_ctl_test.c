@@ -89,17 +89,6 @@ static_assert(VIRTIO_F_NOTIFY_ON_EMPTY == 24, "VIRTIO_F_NOTIFY_ON_EMPTY");
 /* Small utilities                                                          */
 /* ---------------------------------------------------------------------- */
 
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = {
-		.tv_sec = ms / 1000,
-		.tv_nsec = (long)(ms % 1000) * 1000000L,
-	};
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 /* Read a small file into @buf (NUL terminated); returns length or -1. */
 static ssize_t read_text(const char *path, char *buf, size_t len)
 {
@@ -168,7 +157,7 @@ static bool wait_path(const char *path, bool want)
 	for (waited = 0; waited <= WAIT_MS; waited += 10) {
 		if (path_exists(path) == want)
 			return true;
-		sleep_ms(10);
+		fg_sleep_ms(10);
 	}
 	return false;
 }
@@ -179,14 +168,6 @@ static bool netdev_exists(const char *name)
 
 	snprintf(path, sizeof(path), "/sys/class/net/%s", name);
 	return path_exists(path);
-}
-
-static bool wait_netdev_gone(const char *name)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s", name);
-	return wait_path(path, false);
 }
 
 static char *map_area(size_t len)
@@ -406,48 +387,6 @@ static long mem_regions_param(void)
 /* Worker thread lookup                                                     */
 /* ---------------------------------------------------------------------- */
 
-/* Count /proc/<pid>/comm == "vhnet-<owner>"; *tid gets the last match. */
-static int worker_count(pid_t owner, pid_t *tid)
-{
-	char want[32], path[300], comm[64];
-	struct dirent *de;
-	int n = 0;
-	DIR *dir;
-
-	snprintf(want, sizeof(want), "vhnet-%d\n", owner);
-	dir = opendir("/proc");
-	if (!dir)
-		return -1;
-	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
-		if (read_text(path, comm, sizeof(comm)) <= 0)
-			continue;
-		if (strcmp(comm, want))
-			continue;
-		n++;
-		if (tid)
-			*tid = atoi(de->d_name);
-	}
-	closedir(dir);
-	return n;
-}
-
-/* Poll until exactly @want workers of @owner exist; returns last count. */
-static int wait_worker_count(pid_t owner, int want)
-{
-	int waited, n = -1;
-
-	for (waited = 0; waited <= WAIT_MS; waited += 10) {
-		n = worker_count(owner, NULL);
-		if (n == want)
-			break;
-		sleep_ms(10);
-	}
-	return n;
-}
-
 static bool is_kthread(pid_t tid)
 {
 	char path[64], buf[1024], *p;
@@ -557,7 +496,7 @@ static bool wait_eventfd_id_free(int id)
 	for (waited = 0; waited <= WAIT_MS; waited += 20) {
 		if (eventfd_id_free(id))
 			return true;
-		sleep_ms(20);
+		fg_sleep_ms(20);
 	}
 	return false;
 }
@@ -730,7 +669,7 @@ TEST(unowned_allowed_ioctls)
 			  set_u64(fd, VHOST_SET_BACKEND_FEATURES, BIT64(bit)))
 			TH_LOG("backend feature bit %d", bit);
 	/* None of this must have created a worker or taken ownership. */
-	EXPECT_EQ(0, worker_count(getpid(), NULL));
+	EXPECT_EQ(0, fg_worker_count(getpid(), NULL));
 	EXPECT_EQ(0, xioctl(fd, VHOST_SET_OWNER, NULL));
 	close(fd);
 }
@@ -750,7 +689,7 @@ TEST(unowned_other_ioctls_eperm)
 	for (op = OP_FIRST_OWNER_ONLY; op < NR_OPS; op++)
 		EXPECT_EQ(EPERM, do_op(fd, op, guest, ring, efd))
 			TH_LOG("%s on an unowned device", op_name(op));
-	EXPECT_EQ(0, worker_count(getpid(), NULL));
+	EXPECT_EQ(0, fg_worker_count(getpid(), NULL));
 
 	/* Once owned the very same calls work. */
 	ASSERT_EQ(0, xioctl(fd, VHOST_SET_OWNER, NULL));
@@ -791,7 +730,7 @@ TEST(each_open_is_a_device)
 	/* Owning the first one neither owns nor blocks the second. */
 	EXPECT_EQ(EPERM, vq_state(fd2, VHOST_SET_VRING_NUM, VQ_RX, TEST_QUEUE));
 	ASSERT_EQ(0, xioctl(fd2, VHOST_SET_OWNER, NULL));
-	EXPECT_EQ(2, worker_count(me, NULL));
+	EXPECT_EQ(2, fg_worker_count(me, NULL));
 
 	/* Separate vring state. */
 	ASSERT_EQ(0, vq_state(fd1, VHOST_SET_VRING_BASE, VQ_RX, 11));
@@ -803,9 +742,9 @@ TEST(each_open_is_a_device)
 
 	/* Each device has its own worker. */
 	close(fd1);
-	EXPECT_EQ(1, wait_worker_count(me, 1));
+	EXPECT_EQ(1, fg_wait_workers(me, 1, WAIT_MS));
 	close(fd2);
-	EXPECT_EQ(0, wait_worker_count(me, 0));
+	EXPECT_EQ(0, fg_wait_workers(me, 0, WAIT_MS));
 }
 
 TEST(worker_lifecycle)
@@ -815,22 +754,22 @@ TEST(worker_lifecycle)
 
 	fd = vh_open();
 	ASSERT_LE(0, fd) TH_LOG("open %s: %s", vh_path(), strerror(errno));
-	EXPECT_EQ(0, worker_count(me, NULL));
+	EXPECT_EQ(0, fg_worker_count(me, NULL));
 
 	ASSERT_EQ(0, xioctl(fd, VHOST_SET_OWNER, NULL));
-	ASSERT_EQ(1, worker_count(me, &tid))
+	ASSERT_EQ(1, fg_worker_count(me, &tid))
 		TH_LOG("no thread named vhnet-%d after SET_OWNER", me);
 	EXPECT_TRUE(is_kthread(tid)) TH_LOG("vhnet-%d is not a kthread", me);
 
 	ASSERT_EQ(0, xioctl(fd, VHOST_RESET_OWNER, NULL));
-	EXPECT_EQ(0, wait_worker_count(me, 0))
+	EXPECT_EQ(0, fg_wait_workers(me, 0, WAIT_MS))
 		TH_LOG("worker survived RESET_OWNER");
 
 	ASSERT_EQ(0, xioctl(fd, VHOST_SET_OWNER, NULL));
-	EXPECT_EQ(1, worker_count(me, NULL));
+	EXPECT_EQ(1, fg_worker_count(me, NULL));
 
 	close(fd);
-	EXPECT_EQ(0, wait_worker_count(me, 0)) TH_LOG("worker survived close");
+	EXPECT_EQ(0, fg_wait_workers(me, 0, WAIT_MS)) TH_LOG("worker survived close");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -857,7 +796,7 @@ TEST_F(owned, set_owner_twice_ebusy)
 {
 	EXPECT_EQ(EBUSY, xioctl(self->fd, VHOST_SET_OWNER, NULL));
 	EXPECT_EQ(EBUSY, xioctl(self->fd, VHOST_SET_OWNER, NULL));
-	EXPECT_EQ(1, worker_count(getpid(), NULL));
+	EXPECT_EQ(1, fg_worker_count(getpid(), NULL));
 	/* Still fully usable. */
 	EXPECT_EQ(0, vq_setup(self->fd, VQ_RX, vq_ring(self->rings, VQ_RX),
 			      TEST_QUEUE));
@@ -1045,8 +984,8 @@ TEST_F(owned, other_process_eperm)
 		EXPECT_EQ(EPERM, res[op]) TH_LOG("%s from a forked child", op_name(op));
 
 	/* The owner's device is untouched. */
-	EXPECT_EQ(0, worker_count(child, NULL));
-	EXPECT_EQ(1, worker_count(getpid(), NULL));
+	EXPECT_EQ(0, fg_worker_count(child, NULL));
+	EXPECT_EQ(1, fg_worker_count(getpid(), NULL));
 	ASSERT_EQ(0, vq_get_base(self->fd, VQ_RX, &base));
 	EXPECT_EQ(77U, base);
 	EXPECT_EQ(0, vq_setup(self->fd, VQ_RX, vq_ring(self->rings, VQ_RX),
@@ -1108,7 +1047,7 @@ TEST_F(owned, reset_owner_then_other_process_owns)
 	ASSERT_EQ(0, pipe(p2c));
 
 	ASSERT_EQ(0, xioctl(self->fd, VHOST_RESET_OWNER, NULL));
-	EXPECT_EQ(0, wait_worker_count(me, 0));
+	EXPECT_EQ(0, fg_wait_workers(me, 0, WAIT_MS));
 	/* Unowned again: RESET_OWNER is owner-only. */
 	EXPECT_EQ(EPERM, xioctl(self->fd, VHOST_RESET_OWNER, NULL));
 
@@ -1128,8 +1067,8 @@ TEST_F(owned, reset_owner_then_other_process_owns)
 	EXPECT_EQ(0, res[0]) TH_LOG("SET_OWNER from another process");
 	EXPECT_EQ(0, res[1]);
 	EXPECT_EQ(0, res[2]);
-	EXPECT_EQ(1, worker_count(child, NULL)) TH_LOG("no vhnet-%d", child);
-	EXPECT_EQ(0, worker_count(me, NULL));
+	EXPECT_EQ(1, fg_worker_count(child, NULL)) TH_LOG("no vhnet-%d", child);
+	EXPECT_EQ(0, fg_worker_count(me, NULL));
 	/* Now the parent is the outsider. */
 	EXPECT_EQ(EPERM, xioctl(self->fd, VHOST_SET_OWNER, NULL));
 	EXPECT_EQ(EPERM, do_op(self->fd, OP_GET_FEATURES, NULL, NULL, -1));
@@ -1140,11 +1079,11 @@ TEST_F(owned, reset_owner_then_other_process_owns)
 	ASSERT_EQ(child, waitpid(child, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	EXPECT_EQ(0, res[3]) TH_LOG("RESET_OWNER by the new owner");
-	EXPECT_EQ(0, wait_worker_count(child, 0));
+	EXPECT_EQ(0, fg_wait_workers(child, 0, WAIT_MS));
 
 	/* And back to the parent. */
 	EXPECT_EQ(0, xioctl(self->fd, VHOST_SET_OWNER, NULL));
-	EXPECT_EQ(1, worker_count(me, NULL));
+	EXPECT_EQ(1, fg_worker_count(me, NULL));
 	close(c2p[0]);
 	close(c2p[1]);
 	close(p2c[0]);
@@ -1744,7 +1683,7 @@ TEST_F(owned, backend_reference_close)
 	unsigned int got;
 
 	ASSERT_EQ(0, attach_orphan_tap(_metadata, self->fd, self->rings, name));
-	sleep_ms(50);
+	fg_sleep_ms(50);
 	ASSERT_TRUE(netdev_exists(name))
 		TH_LOG("%s vanished: no reference held by vhnet", name);
 
@@ -1752,12 +1691,12 @@ TEST_F(owned, backend_reference_close)
 	EXPECT_EQ(EBUSY, vq_state(self->fd, VHOST_SET_VRING_NUM, VQ_RX, TEST_QUEUE));
 	EXPECT_EQ(0, vq_get_base(self->fd, VQ_RX, &got));
 	EXPECT_EQ(0, backend(self->fd, VQ_TX, -1));
-	sleep_ms(50);
+	fg_sleep_ms(50);
 	EXPECT_TRUE(netdev_exists(name)) TH_LOG("RX still holds %s", name);
 
 	close(self->fd);
 	self->fd = -1;
-	EXPECT_TRUE(wait_netdev_gone(name))
+	EXPECT_TRUE(fg_wait_netdev_gone(name, WAIT_MS))
 		TH_LOG("%s still exists after closing the device", name);
 }
 
@@ -1769,7 +1708,7 @@ TEST_F(owned, backend_released_on_detach)
 	ASSERT_EQ(0, attach_orphan_tap(_metadata, self->fd, self->rings, name));
 	for (vq = 0; vq < NR_VQS; vq++)
 		EXPECT_EQ(0, backend(self->fd, vq, -1));
-	EXPECT_TRUE(wait_netdev_gone(name))
+	EXPECT_TRUE(fg_wait_netdev_gone(name, WAIT_MS))
 		TH_LOG("%s still exists after detaching it", name);
 }
 
@@ -1807,12 +1746,12 @@ TEST_F(owned, reset_owner_releases_everything)
 	}
 
 	ASSERT_EQ(0, xioctl(self->fd, VHOST_RESET_OWNER, NULL));
-	EXPECT_EQ(0, wait_worker_count(getpid(), 0));
+	EXPECT_EQ(0, fg_wait_workers(getpid(), 0, WAIT_MS));
 	/* Unowned now. */
 	EXPECT_EQ(EPERM, vq_state(self->fd, VHOST_SET_VRING_NUM, VQ_RX, TEST_QUEUE));
 
 	ASSERT_EQ(0, xioctl(self->fd, VHOST_SET_OWNER, NULL));
-	EXPECT_EQ(1, worker_count(getpid(), NULL));
+	EXPECT_EQ(1, fg_worker_count(getpid(), NULL));
 	for (vq = 0; vq < NR_VQS; vq++) {
 		ASSERT_EQ(0, vq_get_base(self->fd, vq, &got));
 		EXPECT_EQ(dflt[vq], got) TH_LOG("vq %u base not reset", vq);
@@ -1839,7 +1778,7 @@ TEST_F(owned, reset_owner_releases_backend)
 
 	ASSERT_EQ(0, attach_orphan_tap(_metadata, self->fd, self->rings, name));
 	ASSERT_EQ(0, xioctl(self->fd, VHOST_RESET_OWNER, NULL));
-	EXPECT_TRUE(wait_netdev_gone(name))
+	EXPECT_TRUE(fg_wait_netdev_gone(name, WAIT_MS))
 		TH_LOG("%s still exists after RESET_OWNER", name);
 	/* Device still open and reusable. */
 	ASSERT_EQ(0, xioctl(self->fd, VHOST_SET_OWNER, NULL));
@@ -2344,16 +2283,16 @@ static long settled_slab_kb(void)
 	long v, best = LONG_MAX;
 	int i;
 
-	sleep_ms(1000);
+	fg_sleep_ms(1000);
 	sync();
 	if (write_text("/proc/sys/vm/drop_caches", "3\n"))
 		return -1;
-	sleep_ms(200);
+	fg_sleep_ms(200);
 	for (i = 0; i < 3; i++) {
 		v = meminfo_kb("Slab");
 		if (v >= 0 && v < best)
 			best = v;
-		sleep_ms(100);
+		fg_sleep_ms(100);
 	}
 	return best == LONG_MAX ? -1 : best;
 }
@@ -2369,7 +2308,7 @@ static int unload_vhnet(void)
 		if ((errno != EAGAIN && errno != EWOULDBLOCK && errno != EBUSY) ||
 		    waited >= WAIT_MS)
 			return errno;
-		sleep_ms(50);
+		fg_sleep_ms(50);
 	}
 }
 
@@ -2383,14 +2322,14 @@ TEST_F_TIMEOUT(lifecycle, cycles_no_leak_then_unload, 600)
 
 	for (i = 0; i < LEAK_WARMUP; i++)
 		one_cycle(_metadata, self->mem, self->rings, self->tapfd);
-	ASSERT_EQ(0, wait_worker_count(me, 0));
+	ASSERT_EQ(0, fg_wait_workers(me, 0, WAIT_MS));
 	before = settled_slab_kb();
 	vm_before = meminfo_kb("VmallocUsed");
 	ASSERT_LT(0, before) TH_LOG("cannot read Slab / drop caches");
 
 	for (i = 0; i < LEAK_CYCLES; i++)
 		one_cycle(_metadata, self->mem, self->rings, self->tapfd);
-	EXPECT_EQ(0, wait_worker_count(me, 0)) TH_LOG("workers left behind");
+	EXPECT_EQ(0, fg_wait_workers(me, 0, WAIT_MS)) TH_LOG("workers left behind");
 
 	after = settled_slab_kb();
 	vm_after = meminfo_kb("VmallocUsed");
@@ -2404,7 +2343,7 @@ TEST_F_TIMEOUT(lifecycle, cycles_no_leak_then_unload, 600)
 	/* The tap was attached 1000 times: no reference may be left. */
 	close(self->tapfd);
 	self->tapfd = -1;
-	EXPECT_TRUE(wait_netdev_gone(self->tap))
+	EXPECT_TRUE(fg_wait_netdev_gone(self->tap, WAIT_MS))
 		TH_LOG("%s outlived its last fd: leaked file reference", self->tap);
 
 	if (!ko || !*ko)
@@ -2430,7 +2369,7 @@ TEST_F_TIMEOUT(lifecycle, cycles_no_leak_then_unload, 600)
 	for (i = 0, fd = -1; fd < 0 && i <= WAIT_MS; i += 10) {
 		fd = vh_open();
 		if (fd < 0)
-			sleep_ms(10);
+			fg_sleep_ms(10);
 	}
 	ASSERT_LE(0, fd) TH_LOG("open %s after reload: %s", vh_path(), strerror(errno));
 	EXPECT_EQ(0, get_u64(fd, VHOST_GET_FEATURES, &features));
