@@ -126,7 +126,7 @@ wait_for() {	# NAME WHAT SECS [NTH]
 	rc=$?
 	case $rc in
 	1) diag "$1: no \"nested: $2\" line after $3 s (test time used: $((SECONDS - t_all)) s)"; stuck=1 ;;
-	2) diag "$1: QEMU exited before \"nested: $2\"" ;;
+	2) diag "$1: QEMU dead before \"nested: $2\": ${NESTED_WHY[$1]:-}" ;;
 	esac
 	return $rc
 }

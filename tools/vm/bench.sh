@@ -34,6 +34,7 @@ set -uo pipefail
 VM_TIMEOUT=${VHNET_VM_TIMEOUT:-3000}
 bdir=$VM_BUILD/bench
 t_start=$SECONDS
+vm_accel_line
 
 case ${VHNET_BENCH_KERNELS:-quick} in
 quick|all) mapfile -t kernels < <(vm_kernels "${VHNET_BENCH_KERNELS:-quick}") ;;
@@ -72,7 +73,7 @@ for kver in "${kernels[@]}"; do
 		[ -z "${BENCH_CMD:-}" ] || printf 'BENCH_CMD=%q\n' "$BENCH_CMD"
 	} >"$out/bench.conf"
 	{
-		echo "accel=$(vm_accel)"
+		echo "accel=$VM_ACCEL"
 		echo "host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
 		echo "host_ncpu=$(nproc)"
 		echo "vm_smp=$VM_SMP"
@@ -80,13 +81,14 @@ for kver in "${kernels[@]}"; do
 		echo "qemu=$(qemu-system-x86_64 --version | head -1)"
 		echo "loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg)"
 	} >"$out/results/bench-host.txt"
-	vm_msg "bench: [$kver] booting ($(vm_accel), $VM_SMP CPUs, $VM_MEM MB); console: $out/console.log"
+	vm_msg "bench: [$kver] booting ($VM_ACCEL, $VM_SMP CPUs, $VM_MEM MB); console: $out/console.log"
 	t0=$SECONDS
 	vm_boot "$kver" "$out" bench
 	qrc=$?
 	echo "loadavg_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/results/bench-host.txt"
 	echo "vm_seconds=$((SECONDS - t0))" >>"$out/results/bench-host.txt"
 	vm_msg "bench: [$kver] VM finished after $((SECONDS - t0))s (qemu status $qrc)"
+	[ ! -s "$out/vm-failure" ] || vm_msg "bench: [$kver] VM: $(cat "$out/vm-failure")"
 	if [ ! -f "$out/results/done" ]; then
 		vm_msg "bench: [$kver] the guest did not finish; console: $out/console.log"
 		failed=1

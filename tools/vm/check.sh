@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # check.sh [--all|--quick]
 #
+# First line: the VM accelerator and why (vm_accel_init in lib.sh). Then,
+# on the host, lint (tools/lint.sh) and the harness's own test
+# (tools/vm/harness_test.sh), one [host] block, skipped with VHNET_ONLY.
 # For every supported kernel (--quick: 6.12 only): build vhnet.ko with W=1
 # and the selftests, boot a VM, run the selftests in it, collect the TAP.
 # Prints all TAP (prefixed with the kernel series), a summary line per
@@ -25,7 +28,38 @@ esac
 total_pass=0 total_fail=0
 summaries=()
 
+# The first line: which accelerator the VMs get, and why.
+vm_accel_line
+
 "$VM_TOP/tools/ksrc.sh" || vm_die "tools/ksrc.sh failed"
+
+# Host-side checks first: lint (one case) and the harness's own test.
+host_checks() {
+	local log=$VM_BUILD/lint.log res=$VM_BUILD/host tap p f t0
+	vm_msg "==== [host] lint (log: $log)"
+	if "$VM_TOP/tools/lint.sh" >"$log" 2>&1; then
+		vm_msg "[host] ok lint: checkpatch --strict, sparse on every kernel, shellcheck"
+		p=1 f=0
+	else
+		grep -v '^lint: ' "$log" | tail -40 | sed 's/^/[host] #   /'
+		vm_msg "[host] not ok lint: checkpatch --strict, sparse on every kernel, shellcheck"
+		p=0 f=1
+	fi
+	mkdir -p "$res"
+	tap=$res/harness_test.tap
+	vm_msg "==== [host] tools/vm/harness_test.sh"
+	t0=$SECONDS
+	"$VM_TOP/tools/vm/harness_test.sh" >"$tap" 2>"$res/harness_test.err"
+	echo $? >"$res/harness_test.rc"
+	echo $((SECONDS - t0)) >"$res/harness_test.time"
+	k_pass=0 k_fail=0 k_skip=0 k_notes=()
+	report_test host "$res" harness_test
+	[ $f = 0 ] || k_note "lint FAILED (log: $log)"
+	k_pass=$((k_pass + p)) k_fail=$((k_fail + f))
+	summaries+=("[host] lint, harness_test: $k_pass passed, $k_fail failed${k_notes[*]:+ -- ${k_notes[*]}}")
+	total_pass=$((total_pass + k_pass))
+	total_fail=$((total_fail + k_fail))
+}
 
 mapfile -t kernels < <(vm_kernels "$set_name")
 want=1
@@ -111,14 +145,13 @@ check_kernel() {
 	if [ "$brc" = 0 ] || [ "$brc" = 2 ]; then
 		rm -rf "$res"
 		mkdir -p "$res"
-		vm_msg "==== [$label] booting ($(vm_accel), ${VM_SMP} CPUs, ${VM_MEM} MB)"
+		vm_msg "==== [$label] booting ($VM_ACCEL, ${VM_SMP} CPUs, ${VM_MEM} MB)"
 		vm_boot "$kver" "$out" test
 		qrc=$?
 		t2=$SECONDS
-		if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
-			k_failure "VM killed after the ${VM_TIMEOUT}s safety timeout"
-		elif [ "$qrc" != 0 ]; then
-			k_failure "qemu exited with status $qrc (log: $out/qemu.log)"
+		if [ "$qrc" != 0 ]; then
+			k_failure "VM: $(cat "$out/vm-failure" 2>/dev/null) (log: $out/qemu.log)"
+			vm_msg "==== [$label] VM: $(cat "$out/vm-failure" 2>/dev/null)"
 			sed 's/^/  qemu: /' "$out/qemu.log" | tail -20
 		fi
 		[ -f "$res/done" ] ||
@@ -163,6 +196,8 @@ check_kernel() {
 	total_fail=$((total_fail + k_fail))
 }
 
+# (Not when iterating on a few selftests.)
+[ -n "${VHNET_ONLY:-}" ] || host_checks
 for k in "${kernels[@]}"; do
 	check_kernel "$k"
 done

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # demo.sh: vhnet end to end, in one command (make demo).
 #
-# Builds vhnet.ko for the 6.12 kernel, boots the test VM (KVM if /dev/kvm
-# is usable, else TCG), loads vhnet there and starts an unmodified QEMU
+# Builds vhnet.ko for the 6.12 kernel, boots the test VM (KVM if a probe
+# boot under /dev/kvm works, else TCG; see vm_accel_init), loads vhnet there and starts an unmodified QEMU
 # guest on it with "-netdev tap,vhost=on,vhostforce=on,vhostfd=3
 # 3<>/dev/vhnet" (the nested guest of tools/vm/nested.sh). The guest pings
 # the VM and moves 16 MiB over TCP each way; then vhnet's worker thread
@@ -73,7 +73,7 @@ in_vm() {
 		say "[guest]   ... ${1} s (QEMU used $(ps -o time= -p "${NESTED_PID[demo]}" | xargs) of CPU)"
 	}
 	if ! nested_wait_up demo 900; then
-		failed "the nested guest did not come up (console: $NESTED_LOGS/demo.console)"
+		failed "the nested guest did not come up${NESTED_WHY[demo]:+: ${NESTED_WHY[demo]}} (console: $NESTED_LOGS/demo.console)"
 		return 1
 	fi
 	unset -f nested_tick
@@ -162,6 +162,7 @@ in_vm() {
 on_host() {
 	local kver out t0 vpid qrc ok=1 brc
 	t0=$SECONDS
+	vm_accel_line
 	kver=$(vm_kernels quick)
 	[ -n "$kver" ] || vm_die "no 6.12 kernel with headers installed (make deps)"
 	out=$VM_BUILD/demo/$kver
@@ -179,7 +180,7 @@ on_host() {
 	mkdir -p "$out/results"
 	# (vm_boot starts a new one; the old one must not show here.)
 	rm -f "$out/console.log"
-	say "[vm] booting $kver ($(vm_accel), $VM_SMP CPUs, $VM_MEM MB) and loading vhnet.ko ..."
+	say "[vm] booting $kver ($VM_ACCEL, $VM_SMP CPUs, $VM_MEM MB) and loading vhnet.ko ..."
 	vm_boot "$kver" "$out" demo &
 	vpid=$!
 	# Show the VM's progress lines as they come.
@@ -188,7 +189,7 @@ on_host() {
 	wait "$vpid"
 	qrc=$?
 
-	[ "$qrc" = 0 ] || { say "FAILED: the VM's qemu exited with status $qrc (log: $out/qemu.log)"; ok=0; }
+	[ "$qrc" = 0 ] || { say "FAILED: the VM: $(cat "$out/vm-failure" 2>/dev/null) (log: $out/qemu.log)"; ok=0; }
 	[ -f "$out/results/done" ] || { say "FAILED: the VM did not finish"; ok=0; }
 	if [ -s "$out/results/setup-failures" ]; then
 		sed 's/^/demo: FAILED: /' "$out/results/setup-failures"
@@ -202,7 +203,7 @@ on_host() {
 	fi
 
 	echo
-	echo "==== vhnet demo summary ($kver, $(vm_accel))"
+	echo "==== vhnet demo summary ($kver, $VM_ACCEL)"
 	cat "$out/results/demo.out" 2>/dev/null
 	printf '  %-16s %s\n' "total time" "$(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s" \
 		logs "$out/" \

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# deps.sh [--quiet]
 # Installs what building, linting and VM-testing vhnet needs on Debian 12.
 # Idempotent: a quick no-op when everything is there; otherwise one
 # "apt-get update" and one non-interactive install. Needs root (CI runs as
-# root with no stdin).
+# root with no stdin). --quiet: apt's output goes to build/deps.log and
+# shows only on failure (the first line of make check names the
+# accelerator, and the probe needs QEMU and a kernel installed first).
 set -euo pipefail
+quiet=0
+[ "${1:-}" = --quiet ] && quiet=1
 
 pkgs=(
 	# the two supported kernels, with headers to build against
@@ -32,11 +37,24 @@ for p in "${pkgs[@]}"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "deps: installing ${missing[*]}"
 if [ "$(id -u)" != 0 ]; then
-	echo "deps: need root to install packages" >&2
+	echo "deps: need root to install ${missing[*]}" >&2
 	exit 1
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q </dev/null
-apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+do_install() {
+	echo "deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q </dev/null &&
+		apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+}
+if [ $quiet = 0 ]; then
+	do_install
+	exit
+fi
+log=${VHNET_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}/deps.log
+mkdir -p "$(dirname "$log")"
+do_install >"$log" 2>&1 || {
+	tail -30 "$log" >&2
+	echo "deps: FAILED (log: $log)" >&2
+	exit 1
+}

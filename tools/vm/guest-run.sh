@@ -46,6 +46,11 @@ setup_fail() {
 }
 
 say "kernel $(uname -r), mode $mode"
+# A sign of life for the host, which takes a VM silent for minutes
+# (VHNET_VM_SILENCE) for dead; it names what runs.
+echo setup >/tmp/vm-current
+( while sleep 60; do say "alive: $(cat /tmp/vm-current 2>/dev/null)"; done ) &
+heartbeat=$!
 helpers="tun tap macvtap macvlan veth dummy vhost_net"
 # One modprobe for all (each run reads the module index over 9p); only on
 # failure find out which one it was.
@@ -119,6 +124,7 @@ run_tests() {
 		name=$(basename "$t")
 		limit=$(test_limit "$name")
 		say "running $name (time limit ${limit}s)"
+		echo "$name" >/tmp/vm-current
 		t0=$SECONDS
 		guarded $((limit + 60)) run_one "$t" "$name" "$limit"
 		rc=$?
@@ -139,6 +145,7 @@ run_tests() {
 	done
 }
 
+echo "$mode" >/tmp/vm-current
 case $mode in
 test)
 	if [ $loaded = 1 ]; then
@@ -173,6 +180,7 @@ if grep -q '^vhnet ' /proc/modules; then
 	esac
 fi
 
+kill "$heartbeat" 2>/dev/null
 dmesg >"$res/dmesg.txt" 2>&1
 echo finished >"$res/done"
 sync

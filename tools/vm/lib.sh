@@ -7,6 +7,14 @@
 #   vm_kbuild KVER SRC LOG ARGS build SRC against KVER, log to LOG
 #   vm_initramfs KVER           (cached) busybox initramfs that mounts 9p
 #   vm_busybox_initramfs IMG INIT KVER MODULE...  the same, any /init
+#   vm_accel_init               choose KVM or TCG once (probe, cache); sets
+#                               VM_ACCEL and VM_ACCEL_WHY
+#   vm_accel                    the chosen accelerator: kvm or tcg
+#   vm_accel_line               "accel: tcg (why)", the first line of a run
+#   vm_qemu_watched LIMIT SILENCE LOG CONSOLE ARGS...
+#                               run QEMU, killing it as soon as it is dead
+#   vm_qemu_dead PID LOG CONSOLE SILENCE SINCE
+#                               whether a QEMU is gone or as good as gone
 #   vm_boot KVER OUT MODE       boot KVER, run tools/vm/guest-run.sh MODE OUT
 #   vm_log_problems FILE...     print kernel-problem lines; 1 if any
 #
@@ -20,6 +28,14 @@ VM_BUILD=${VHNET_BUILD:-$VM_TOP/build}
 VM_TIMEOUT=${VHNET_VM_TIMEOUT:-2100}
 VM_MEM=${VHNET_VM_MEM:-2048}
 VM_SMP=${VHNET_VM_SMP:-2}
+# A VM whose console stays silent this long is dead (guest-run.sh prints
+# a sign of life every 60 s).
+VM_SILENCE=${VHNET_VM_SILENCE:-300}
+VM_KVM_DEV=${VHNET_KVM_DEV:-/dev/kvm}
+VM_KVM_PROBE_SECS=${VHNET_KVM_PROBE_SECS:-60}
+VM_ACCEL_CACHE=${VHNET_ACCEL_CACHE:-${XDG_CACHE_HOME:-${HOME:-$VM_BUILD}/.cache}/vhnet/accel}
+# QEMU output that means its vCPUs cannot go on (QEMU pauses, not exits).
+VM_QEMU_DEAD_RE='KVM internal error|kvm run failed|KVM: entry failed'
 
 # Kernel log lines that mean something went wrong in the guest kernel.
 # Our own scripts never print these words.
@@ -133,15 +149,184 @@ vm_initramfs() {
 	echo "$img"
 }
 
+# vm_qemu_dead PID LOG CONSOLE SILENCE SINCE
+# Whether the QEMU PID (output: LOG, serial console: CONSOLE) is gone or as
+# good as gone: exited, a fatal KVM error in LOG, or (SILENCE > 0) CONSOLE
+# unchanged for SILENCE seconds, counted from SINCE (epoch seconds) while
+# CONSOLE is empty; SINCE empty: not before the first output. If so, sets
+# VM_DEAD_WHY and returns 0. (Few forks: nested.sh calls it every second.)
+vm_qemu_dead() {
+	local pid=$1 log=$2 con=$3 silence=$4 since=$5 last now
+	VM_DEAD_WHY=
+	if ! kill -0 "$pid" 2>/dev/null; then
+		VM_DEAD_WHY="QEMU exited"
+		return 0
+	fi
+	if [ -s "$log" ] && VM_DEAD_WHY=$(grep -aEm1 "$VM_QEMU_DEAD_RE" "$log"); then
+		VM_DEAD_WHY=${VM_DEAD_WHY%$'\r'}
+		return 0
+	fi
+	VM_DEAD_WHY=
+	[ "$silence" -gt 0 ] || return 1
+	last=$since
+	[ -s "$con" ] && last=$(stat -c %Y "$con")
+	[ -n "$last" ] || return 1
+	printf -v now '%(%s)T' -1
+	[ $((now - last)) -ge "$silence" ] || return 1
+	VM_DEAD_WHY="no console output for $((now - last)) s"
+}
+
+# vm_qemu_watched LIMIT SILENCE LOG CONSOLE ARGS...
+# Runs "qemu-system-x86_64 ARGS..." (stdout and stderr: LOG) until it
+# exits, and returns its status. It never waits for a dead one: a QEMU
+# that vm_qemu_dead calls dead (with SILENCE) is killed at once, status
+# 125, one still running after LIMIT seconds too, status 124. VM_QEMU_WHY
+# says what happened, empty for a clean exit.
+vm_qemu_watched() {
+	local limit=$1 silence=$2 log=$3 con=$4 pid t0 now rc
+	shift 4
+	VM_QEMU_WHY=
+	printf -v t0 '%(%s)T' -1
+	qemu-system-x86_64 "$@" </dev/null >"$log" 2>&1 &
+	pid=$!
+	while :; do
+		sleep 0.5
+		printf -v now '%(%s)T' -1
+		if vm_qemu_dead "$pid" "$log" "$con" "$silence" "$t0"; then
+			if [ "$VM_DEAD_WHY" = "QEMU exited" ]; then
+				wait "$pid"
+				rc=$?
+				[ $rc = 0 ] || VM_QEMU_WHY="QEMU exited with status $rc after $((now - t0)) s"
+				return $rc
+			fi
+			VM_QEMU_WHY="$VM_DEAD_WHY (after $((now - t0)) s; QEMU killed)"
+			rc=125
+		elif [ $((now - t0)) -ge "$limit" ]; then
+			VM_QEMU_WHY="still running after $limit s (QEMU killed)"
+			rc=124
+		else
+			continue
+		fi
+		kill "$pid" 2>/dev/null
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.5
+		done
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		return $rc
+	done
+}
+
+# vm_kvm_probe KVER: boot KVER under KVM with an init that only prints a
+# marker and powers off. 0 if the marker came; else VM_PROBE_WHY says why,
+# and status 2 means the verdict is final (worth caching).
+vm_kvm_probe() {
+	local kver=$1 dir img rc
+	dir=$VM_BUILD/kvm-probe
+	img=$dir/initramfs.cpio.gz
+	VM_PROBE_WHY=
+	if ! mkdir -p "$dir" ||
+	   ! vm_busybox_initramfs "$img" "$VM_TOP/tools/vm/probe-init.sh" "$kver"; then
+		VM_PROBE_WHY="cannot build the probe's initramfs"
+		return 1
+	fi
+	rm -f "$dir/console.log"
+	vm_qemu_watched "$VM_KVM_PROBE_SECS" 0 "$dir/qemu.log" "$dir/console.log" \
+		-machine q35 -accel kvm -cpu max -smp 1 -m 256 \
+		-nographic -monitor none -serial "file:$dir/console.log" \
+		-no-reboot -nic none -kernel "/boot/vmlinuz-$kver" -initrd "$img" \
+		-append "console=ttyS0 panic=-1"
+	rc=$?
+	grep -qa '^vhnet-kvm-probe: ok' "$dir/console.log" 2>/dev/null && return 0
+	case $rc in
+	0)   VM_PROBE_WHY="QEMU exited without the guest's marker" ;;
+	124) VM_PROBE_WHY="no marker from the guest within $VM_KVM_PROBE_SECS s"
+	     return 1 ;;
+	125) VM_PROBE_WHY=${VM_QEMU_WHY% (after*} ;;
+	*)   VM_PROBE_WHY="$VM_QEMU_WHY: $(grep -av '^$' "$dir/qemu.log" | tail -1)" ;;
+	esac
+	return 2
+}
+
+# What decides a probe's outcome; a change of any of it probes again.
+vm_accel_key() {
+	local qemu
+	qemu=$(command -v qemu-system-x86_64) || return 1
+	{
+		uname -srvm
+		"$qemu" --version 2>&1 | head -1
+		stat -Lc '%n %s %Y' "$qemu" "/boot/vmlinuz-$1" "$VM_TOP/tools/vm/probe-init.sh"
+		stat -Lc '%t:%T' "$VM_KVM_DEV"
+		grep -m1 '^model name' /proc/cpuinfo
+	} 2>&1 | sha256sum | cut -d' ' -f1
+}
+
+# Chooses the accelerator once per run (the result is exported): VHNET_ACCEL
+# if set, TCG without a usable /dev/kvm, else KVM only if a probe boot
+# under it worked. Verdicts are cached per machine in VM_ACCEL_CACHE.
+vm_accel_init() {
+	local kver key ckey cval cwhy rc
+	[ -z "${VM_ACCEL:-}" ] || return 0
+	export VM_ACCEL VM_ACCEL_WHY
+	case ${VHNET_ACCEL:-} in
+	kvm|tcg)
+		VM_ACCEL=$VHNET_ACCEL VM_ACCEL_WHY="VHNET_ACCEL=$VHNET_ACCEL"
+		return 0 ;;
+	'') ;;
+	*) vm_die "VHNET_ACCEL must be kvm or tcg, not '$VHNET_ACCEL'" ;;
+	esac
+	VM_ACCEL=tcg
+	if [ ! -e "$VM_KVM_DEV" ]; then
+		VM_ACCEL_WHY="no $VM_KVM_DEV"
+		return 0
+	fi
+	if [ ! -r "$VM_KVM_DEV" ] || [ ! -w "$VM_KVM_DEV" ]; then
+		VM_ACCEL_WHY="$VM_KVM_DEV is not read-write for $(id -un)"
+		return 0
+	fi
+	kver=$(vm_kernels quick)
+	[ -n "$kver" ] || kver=$(vm_kernels all | head -1)
+	if [ -z "$kver" ] || ! key=$(vm_accel_key "$kver"); then
+		VM_ACCEL_WHY="no kernel or QEMU to probe KVM with"
+		return 0
+	fi
+	if read -r ckey cval cwhy <"$VM_ACCEL_CACHE" 2>/dev/null &&
+	   [ "$ckey" = "$key" ]; then
+		VM_ACCEL=$cval VM_ACCEL_WHY="$cwhy; cached in $VM_ACCEL_CACHE"
+		return 0
+	fi
+	vm_kvm_probe "$kver"
+	rc=$?
+	case $rc in
+	0) VM_ACCEL=kvm VM_ACCEL_WHY="kvm probe booted $kver" ;;
+	*) VM_ACCEL_WHY="kvm probe failed: $VM_PROBE_WHY" ;;
+	esac
+	# A probe that only ran out of time is asked again next time.
+	[ $rc = 1 ] && return 0
+	mkdir -p "$(dirname "$VM_ACCEL_CACHE")" 2>/dev/null &&
+		echo "$key $VM_ACCEL $VM_ACCEL_WHY" >"$VM_ACCEL_CACHE.$$" &&
+		mv "$VM_ACCEL_CACHE.$$" "$VM_ACCEL_CACHE"
+	return 0
+}
+
 vm_accel() {
-	if [ -w /dev/kvm ]; then echo kvm; else echo tcg; fi
+	vm_accel_init
+	echo "$VM_ACCEL"
+}
+
+vm_accel_line() {
+	vm_accel_init
+	echo "accel: $VM_ACCEL ($VM_ACCEL_WHY)"
 }
 
 # Boot KVER with the host's / read-only and OUT writable at the same path,
 # and run "tools/vm/guest-run.sh MODE OUT" from this work tree in the guest.
-# Serial console: OUT/console.log. Returns qemu's status (124: timed out).
+# Serial console: OUT/console.log. Returns QEMU's status as
+# vm_qemu_watched does (124: timed out, 125: dead), and writes what went
+# wrong to OUT/vm-failure.
 vm_boot() {
-	local kver=$1 out=$2 mode=$3 img cmdline
+	local kver=$1 out=$2 mode=$3 img cmdline rc
 	out=$(cd "$out" && pwd -P)
 	case "$VM_TOP$out" in
 	*[[:space:]]*) vm_die "paths with whitespace cannot go on a kernel command line: $VM_TOP, $out" ;;
@@ -151,16 +336,19 @@ vm_boot() {
 	cmdline+=" vmrepo=$VM_TOP vmout=$out vmmode=$mode"
 	# guest-run.sh's per-test limit, if set here.
 	[ -z "${VHNET_TEST_TIMEOUT:-}" ] || cmdline+=" vmtesttimeout=$VHNET_TEST_TIMEOUT"
-	rm -f "$out/console.log"
-	timeout -k 10 "$VM_TIMEOUT" qemu-system-x86_64 \
-		-machine q35 -accel "$(vm_accel)" -cpu max \
+	rm -f "$out/console.log" "$out/vm-failure"
+	vm_accel_init
+	vm_qemu_watched "$VM_TIMEOUT" "$VM_SILENCE" "$out/qemu.log" "$out/console.log" \
+		-machine q35 -accel "$VM_ACCEL" -cpu max \
 		-smp "$VM_SMP" -m "$VM_MEM" \
 		-nographic -monitor none -serial "file:$out/console.log" \
 		-no-reboot -nic none \
 		-kernel "/boot/vmlinuz-$kver" -initrd "$img" -append "$cmdline" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-		-virtfs "local,path=$out,mount_tag=vmout,security_model=none,multidevs=remap" \
-		</dev/null >"$out/qemu.log" 2>&1
+		-virtfs "local,path=$out,mount_tag=vmout,security_model=none,multidevs=remap"
+	rc=$?
+	[ -z "$VM_QEMU_WHY" ] || echo "$VM_QEMU_WHY" >"$out/vm-failure"
+	return $rc
 }
 
 # Print every line of the given logs that shows a kernel problem.

@@ -17,7 +17,9 @@
 #                               start guest NAME on tap<IDX>, host address
 #                               10.0.<IDX+2>.1, guest .2; STEPS as in
 #                               nested-init.sh
-#   nested_wait NAME WHAT SECS [N]  wait for the guest's (Nth) "nested: WHAT"
+#   nested_wait NAME WHAT SECS [N]  wait for the guest's (Nth) "nested: WHAT";
+#                               a dead guest ends the wait at once, the
+#                               reason in ${NESTED_WHY[NAME]}
 #   nested_wait_up NAME SECS    wait for "up"; restart a guest that died early
 #   nested_result NAME WHAT [N] that (Nth) line's "key=value..." part
 #   nested_value LINE KEY       one value of such a line
@@ -44,7 +46,10 @@ NESTED_PORT0=5001
 # For comparisons: the in-tree vhost-net, or QEMU's own virtio-net.
 NESTED_BACKEND=${VHNET_NESTED_BACKEND:-vhnet}
 declare -gA NESTED_PID=() NESTED_HELPERS=() NESTED_IDX=() NESTED_SINK=()
-declare -gA NESTED_ARGS=() NESTED_RESTARTS=()
+declare -gA NESTED_ARGS=() NESTED_RESTARTS=() NESTED_WHY=()
+# After its first line, a guest silent this long is dead (nested-init.sh
+# prints a sign of life every 30 s; its boot itself is quiet).
+NESTED_SILENCE=${VHNET_NESTED_SILENCE:-300}
 NESTED_TAPS=()
 
 nested_initramfs() {
@@ -172,12 +177,22 @@ nested_running() {
 	kill -0 "${NESTED_PID[$1]}" 2>/dev/null
 }
 
-# 0: the (Nth) line is there; 1: timed out; 2: QEMU is gone. Calls
-# nested_tick ELAPSED once a second if the caller defines it.
+# 0: the (Nth) line is there; 1: timed out; 2: QEMU is gone, or dead
+# (vm_qemu_dead) and now killed. Calls nested_tick ELAPSED once a second
+# if the caller defines it.
 nested_wait() {
-	local name=$1 what=$2 secs=$3 nth=${4:-1} t0=$SECONDS
+	local name=$1 what=$2 secs=$3 nth=${4:-1} t0=$SECONDS pid
+	pid=${NESTED_PID[$name]}
+	NESTED_WHY[$name]=
 	while ! nested_result "$name" "$what" "$nth" >/dev/null; do
-		nested_running "$name" || return 2
+		if vm_qemu_dead "$pid" "$NESTED_LOGS/$name.qemu.log" \
+				"$NESTED_LOGS/$name.console" "$NESTED_SILENCE" ''; then
+			NESTED_WHY[$name]=$VM_DEAD_WHY
+			[ "$VM_DEAD_WHY" = "QEMU exited" ] && return 2
+			kill -9 "$pid" 2>/dev/null
+			wait "$pid" 2>/dev/null
+			return 2
+		fi
 		[ $((SECONDS - t0)) -lt "$secs" ] || return 1
 		declare -F nested_tick >/dev/null && nested_tick $((SECONDS - t0))
 		sleep 1
@@ -198,7 +213,8 @@ nested_wait_up() {
 		nested_wait "$name" up $((secs - (SECONDS - t0)))
 		rc=$?
 		n=${NESTED_RESTARTS[$name]:-0}
-		[ $rc = 2 ] && ! nested_result "$name" boot >/dev/null &&
+		[ $rc = 2 ] && [ "${NESTED_WHY[$name]}" = "QEMU exited" ] &&
+			! nested_result "$name" boot >/dev/null &&
 			[ "$n" -lt "$NESTED_MAX_RESTARTS" ] &&
 			[ $((SECONDS - t0)) -lt "$secs" ] || return $rc
 		n=$((n + 1))

@@ -1,0 +1,274 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Each case sets its variables in a subshell on purpose: a fresh run.
+# shellcheck disable=SC2030,SC2031
+#
+# harness_test.sh: TAP test of the VM harness itself, on the build host.
+#
+# The accelerator choice (vm_accel_init: probe, cache, VHNET_ACCEL) and the
+# VM runner (vm_boot, vm_qemu_watched) run against stand-in
+# qemu-system-x86_64 scripts placed first on PATH, with a writable file
+# standing in for /dev/kvm. A stand-in behaves, per accelerator, as one of
+#   marker     prints the probe's marker on the serial console, exits 0
+#   kvm-error  prints QEMU's "KVM internal error" and hangs (paused vCPU)
+#   exit       exits at once with status 1
+#   silent     hangs without a word
+#   chatty     writes a console line every half second, forever
+# Every bound below is far above what a working harness needs and far
+# below the default VM timeout (2100 s). Needs an installed kernel (make
+# deps) for vm_boot's initramfs; runs no real VM. make check runs it.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd -P)
+tmp=$(mktemp -d)
+stand_pids=()
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup() {
+	pkill -f "$tmp/bin/" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
+
+export VHNET_BUILD=$tmp/build VHNET_KVM_DEV=$tmp/kvm
+export VHNET_ACCEL_CACHE=$tmp/cache/accel VHNET_KVM_PROBE_SECS=20
+unset VHNET_ACCEL VM_ACCEL VM_ACCEL_WHY VHNET_VM_TIMEOUT VHNET_VM_SILENCE
+mkdir -p "$tmp/bin" "$VHNET_BUILD"
+: >"$VHNET_KVM_DEV"
+export PATH=$tmp/bin:$PATH STANDIN_CALLS=$tmp/calls
+# shellcheck source=tools/vm/lib.sh
+. "$top/tools/vm/lib.sh"
+
+cat >"$tmp/bin/qemu-system-x86_64" <<'EOF'
+#!/bin/bash
+# Stand-in QEMU: STANDIN_KVM / STANDIN_TCG pick the behaviour per -accel.
+if [ "${1:-}" = --version ]; then
+	echo "QEMU emulator version 7.2.0 (stand-in ${STANDIN_VERSION:-1})"
+	exit 0
+fi
+accel='' con=/dev/null
+while [ $# -gt 0 ]; do
+	case $1 in
+	-accel) accel=$2; shift ;;
+	-serial) con=${2#file:}; shift ;;
+	esac
+	shift
+done
+echo "$accel" >>"$STANDIN_CALLS"
+mode=${STANDIN_TCG:-silent}
+[ "$accel" = kvm ] && mode=${STANDIN_KVM:-silent}
+case $mode in
+marker)
+	echo "Linux version stand-in" >"$con"
+	echo "vhnet-kvm-probe: ok" >>"$con"
+	exit 0 ;;
+kvm-error)
+	echo "KVM internal error. Suberror: 1" >&2
+	echo "extra data[0]: 0x0000000000000000" >&2
+	echo "emulation failure" >&2
+	exec sleep 300 ;;
+exit)
+	echo "qemu-system-x86_64: stand-in: cannot start" >&2
+	exit 1 ;;
+silent)
+	exec sleep 300 ;;
+chatty)
+	while :; do echo "vm: tick" >>"$con"; sleep 0.5; done ;;
+esac
+EOF
+chmod 755 "$tmp/bin/qemu-system-x86_64"
+
+n=0 failed=0
+ok() {	# STATUS DESCRIPTION
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $n $2"
+	else
+		echo "not ok $n $2"
+		failed=$((failed + 1))
+	fi
+}
+diag() { printf '# %s\n' "$@"; }
+kvm_calls() { grep -cx kvm "$STANDIN_CALLS" 2>/dev/null; }
+
+# choose [VAR=VALUE...]: a fresh choice, as a new run makes it, in a
+# subshell; sets accel, why, secs and line ("accel: ..." as printed).
+choose() {
+	local t0=$SECONDS out
+	out=$(
+		for a in "$@"; do export "${a?}"; done
+		unset VM_ACCEL VM_ACCEL_WHY
+		# shellcheck source=tools/vm/lib.sh
+		. "$top/tools/vm/lib.sh"
+		VM_ACCEL='' VM_ACCEL_WHY=''
+		if declare -F vm_accel_init >/dev/null; then
+			vm_accel_init >/dev/null 2>&1
+		else	# a harness from before the probe
+			VM_ACCEL=$(vm_accel)
+		fi
+		echo "$VM_ACCEL"
+		echo "$VM_ACCEL_WHY"
+		if declare -F vm_accel_line >/dev/null; then vm_accel_line; else echo; fi
+	)
+	secs=$((SECONDS - t0))
+	{ read -r accel; read -r why; read -r line; } <<<"$out"
+	diag "choice: ${line:-accel: $accel ($why)} [${secs}s]"
+}
+
+echo "TAP version 13"
+echo "1..21"
+
+# --- the accelerator choice ---------------------------------------------
+choose VHNET_KVM_DEV="$tmp/no-such-kvm"
+[ "$accel" = tcg ] && [[ $why == *"no $tmp/no-such-kvm"* ]]
+ok $? "no /dev/kvm: TCG, and the reason says so"
+
+: >"$STANDIN_CALLS"
+choose STANDIN_KVM=kvm-error
+[ "$accel" = tcg ] && [[ $why == *"kvm probe failed: KVM internal error"* ]] &&
+	[ "$line" = "accel: tcg ($why)" ]
+ok $? "KVM that stops with 'KVM internal error': TCG, the first line says why"
+[ "$(kvm_calls)" = 1 ] && [ $secs -le 15 ]
+ok $? "the failing probe ran once and took at most 15 s (${secs}s)"
+
+choose STANDIN_KVM=kvm-error
+[ "$accel" = tcg ] && [ "$(kvm_calls)" = 1 ] && [[ $why == *cached* ]]
+ok $? "the verdict is cached: no second probe on the same machine"
+
+choose STANDIN_KVM=kvm-error STANDIN_VERSION=2
+[ "$accel" = tcg ] && [ "$(kvm_calls)" = 2 ] && [[ $why != *cached* ]]
+ok $? "another QEMU version probes again"
+
+rm -f "$VHNET_ACCEL_CACHE"
+choose STANDIN_KVM=exit
+[ "$accel" = tcg ] && [[ $why == *"status 1"*"cannot start"* ]] && [ $secs -le 10 ]
+ok $? "a QEMU that exits at once: TCG, its status and message in the reason (${secs}s)"
+
+rm -f "$VHNET_ACCEL_CACHE"
+choose STANDIN_KVM=silent VHNET_KVM_PROBE_SECS=3
+[ "$accel" = tcg ] && [[ $why == *"no marker"*"3 s"* ]] && [ $secs -le 15 ]
+ok $? "a guest that never prints the marker: TCG after the probe's deadline (${secs}s)"
+calls=$(kvm_calls)
+choose STANDIN_KVM=marker
+[ "$accel" = kvm ] && [ "$(kvm_calls)" = $((calls + 1)) ]
+ok $? "a timed-out probe is not cached; a probe that gets the marker picks KVM"
+
+choose STANDIN_KVM=kvm-error
+[ "$accel" = kvm ] && [[ $why == *cached* ]]
+ok $? "a KVM verdict is cached too"
+
+calls=$(kvm_calls)
+choose VHNET_ACCEL=tcg STANDIN_KVM=marker
+[ "$accel" = tcg ] && [ "$why" = "VHNET_ACCEL=tcg" ] && [ "$(kvm_calls)" = "$calls" ]
+ok $? "VHNET_ACCEL=tcg overrides without probing"
+rm -f "$VHNET_ACCEL_CACHE"
+choose VHNET_ACCEL=kvm STANDIN_KVM=kvm-error
+[ "$accel" = kvm ] && [ "$(kvm_calls)" = "$calls" ]
+ok $? "VHNET_ACCEL=kvm overrides without probing"
+! (export VHNET_ACCEL=hvf; unset VM_ACCEL; vm_accel_init) >/dev/null 2>&1
+ok $? "VHNET_ACCEL=hvf is refused"
+
+# --- the VM runner: a dead QEMU ends the run at once ---------------------
+kver=$(vm_kernels quick)
+[ -n "$kver" ] || kver=$(vm_kernels all | head -1)
+[ -n "$kver" ] || diag "no installed kernel with headers: the vm_boot cases fail (make deps)"
+out=$tmp/out
+mkdir -p "$out"
+
+# boot [VAR=VALUE...]: vm_boot "$kver" in a subshell; sets rc, secs, why.
+boot() {
+	local t0=$SECONDS
+	rm -f "$out/vm-failure"
+	(
+		# A bound for this test itself, should vm_boot wait for the dead.
+		export VHNET_VM_TIMEOUT=60
+		for a in "$@"; do export "${a?}"; done
+		unset VM_ACCEL VM_ACCEL_WHY
+		# shellcheck source=tools/vm/lib.sh
+		. "$top/tools/vm/lib.sh"
+		[ -n "$kver" ] && vm_boot "$kver" "$out" test
+	) >/dev/null 2>&1
+	rc=$?
+	secs=$((SECONDS - t0))
+	why=$(cat "$out/vm-failure" 2>/dev/null)
+	diag "vm_boot: status $rc after ${secs}s: ${why:-no vm-failure}"
+}
+
+boot VHNET_ACCEL=kvm STANDIN_KVM=kvm-error
+[ $rc = 125 ] && [[ $why == "KVM internal error"* ]] && [ $secs -le 20 ]
+ok $? "vm_boot: a guest paused by a KVM internal error is killed and reported at once (${secs}s)"
+
+boot VHNET_ACCEL=tcg STANDIN_TCG=exit
+[ $rc = 1 ] && [[ $why == *"exited with status 1"* ]] && [ $secs -le 20 ]
+ok $? "vm_boot: a QEMU that exits at once is reported at once (${secs}s)"
+
+boot VHNET_ACCEL=tcg STANDIN_TCG=silent VHNET_VM_SILENCE=4
+[ $rc = 125 ] && [[ $why == "no console output for "* ]] && [ $secs -le 20 ]
+ok $? "vm_boot: a guest silent for VHNET_VM_SILENCE s is killed and reported (${secs}s)"
+
+boot VHNET_ACCEL=tcg STANDIN_TCG=chatty VHNET_VM_SILENCE=4 VHNET_VM_TIMEOUT=8
+[ $rc = 124 ] && [[ $why == "still running after 8 s"* ]]
+ok $? "vm_boot: a guest that keeps printing is not taken for dead; the VM timeout still holds"
+
+boot STANDIN_KVM=kvm-error STANDIN_TCG=marker
+[ $rc = 0 ] && [ -z "$why" ] && grep -qx tcg <(tail -1 "$STANDIN_CALLS")
+ok $? "vm_boot with no override on a broken KVM boots under TCG"
+
+# --- the same inside the test VM: the nested guest -------------------------
+# shellcheck source=tools/vm/nested.sh
+. "$top/tools/vm/nested.sh"
+[ -v NESTED_WHY ] || declare -gA NESTED_WHY=()
+NESTED_LOGS=$tmp/nested
+mkdir -p "$NESTED_LOGS"
+# nested_standin NAME KVM-MODE: a stand-in started as nested_start would.
+nested_standin() {
+	: >"$NESTED_LOGS/$1.console"
+	STANDIN_KVM=$2 qemu-system-x86_64 -accel kvm \
+		-serial "file:$NESTED_LOGS/$1.console" \
+		>"$NESTED_LOGS/$1.qemu.log" 2>&1 </dev/null &
+	NESTED_PID[$1]=$!
+	stand_pids+=($!)
+}
+
+nested_standin ierr kvm-error
+t0=$SECONDS
+nested_wait ierr up 120
+rc=$?
+secs=$((SECONDS - t0))
+diag "nested_wait: status $rc after ${secs}s: ${NESTED_WHY[ierr]:-}"
+[ $rc = 2 ] && [[ ${NESTED_WHY[ierr]:-} == "KVM internal error"* ]] && [ $secs -le 15 ] &&
+	! nested_running ierr
+ok $? "nested guest: a KVM internal error ends the wait at once and QEMU is killed (${secs}s)"
+
+nested_standin quiet chatty
+sleep 2
+kill -STOP "${NESTED_PID[quiet]}"
+t0=$SECONDS
+NESTED_SILENCE=4 nested_wait quiet up 120
+rc=$?
+secs=$((SECONDS - t0))
+diag "nested_wait: status $rc after ${secs}s: ${NESTED_WHY[quiet]:-}"
+[ $rc = 2 ] && [[ ${NESTED_WHY[quiet]:-} == "no console output"* ]] && [ $secs -le 15 ]
+ok $? "nested guest: silent after its first output, it counts as dead (${secs}s)"
+
+nested_standin mute silent
+t0=$SECONDS
+NESTED_SILENCE=2 nested_wait mute up 5
+rc=$?
+secs=$((SECONDS - t0))
+[ $rc = 1 ] && nested_running mute
+ok $? "nested guest: no output yet is only bounded by the boot deadline (status $rc, ${secs}s)"
+
+nested_standin gone exit
+t0=$SECONDS
+NESTED_RESTARTS[gone]=$NESTED_MAX_RESTARTS
+nested_wait_up gone 120
+rc=$?
+secs=$((SECONDS - t0))
+[ $rc = 2 ] && [ $secs -le 10 ] && [[ ${NESTED_WHY[gone]:-} == "QEMU exited"* ]]
+ok $? "nested guest: a QEMU that exits ends the wait at once (${secs}s)"
+
+kill -9 "${stand_pids[@]}" 2>/dev/null
+wait 2>/dev/null
+[ "$n" = 21 ] || diag "ran $n of 21 planned cases"
+[ $failed = 0 ]
