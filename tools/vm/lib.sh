@@ -291,7 +291,7 @@ vm_accel_init() {
 		VM_ACCEL_WHY="no kernel or QEMU to probe KVM with"
 		return 0
 	fi
-	if read -r ckey cval cwhy <"$VM_ACCEL_CACHE" 2>/dev/null &&
+	if read -r ckey cval cwhy 2>/dev/null <"$VM_ACCEL_CACHE" &&
 	   [ "$ckey" = "$key" ]; then
 		VM_ACCEL=$cval VM_ACCEL_WHY="$cwhy; cached in $VM_ACCEL_CACHE"
 		return 0
