@@ -8,12 +8,13 @@
 #   make check             full VM test run on every supported kernel
 #   make check-quick       one kernel, for fast iteration
 #   make demo              the main job end to end
+#   make fuzz              the ioctl fuzzer, 10^6 calls per kernel
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 PWD := $(CURDIR)
 BUILD ?= $(CURDIR)/build
 
-.PHONY: all modules install clean deps lint sparse check check-quick demo bench
+.PHONY: all modules install clean deps lint sparse check check-quick demo bench fuzz
 
 all: modules
 
@@ -46,3 +47,11 @@ demo:
 
 bench:
 	@tools/vm/deps.sh --quiet && tools/vm/bench.sh
+
+# The ioctl fuzzer alone, long, on both kernels (VHNET_FUZZ_IOCTLS calls,
+# seed VHNET_FUZZ_SEED).
+fuzz:
+	@tools/vm/deps.sh --quiet && VHNET_ONLY=vhnet_fuzz_test \
+		VHNET_FUZZ_IOCTLS=$${VHNET_FUZZ_IOCTLS:-1000000} \
+		VHNET_TEST_TIMEOUT=$${VHNET_TEST_TIMEOUT:-3000} \
+		VHNET_VM_TIMEOUT=$${VHNET_VM_TIMEOUT:-3600} tools/vm/check.sh --all

@@ -145,6 +145,8 @@ check_kernel() {
 	if [ "$brc" = 0 ] || [ "$brc" = 2 ]; then
 		rm -rf "$res"
 		mkdir -p "$res"
+		# The fuzzer's settings, for guest-run.sh to export.
+		env | grep '^VHNET_FUZZ_[A-Z]*=[0-9]*$' >"$out/test.env"
 		vm_msg "==== [$label] booting ($VM_ACCEL, ${VM_SMP} CPUs, ${VM_MEM} MB)"
 		vm_boot "$kver" "$out" test
 		qrc=$?

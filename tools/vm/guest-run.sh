@@ -74,6 +74,10 @@ else
 	setup_fail "insmod $ko"
 fi
 export VHNET_KO=$ko VHNET_DEV=/dev/vhnet
+# VHNET_FUZZ_*=number settings from the host (check.sh writes them).
+while IFS='=' read -r k v; do
+	case $k in VHNET_FUZZ_[A-Z]*) export "$k=$v" ;; esac
+done 2>/dev/null <"$out/test.env"
 
 # guarded SECS CMD...: run CMD; if it is still there after SECS seconds
 # (stuck in the kernel, where not even SIGKILL helps), dump the blocked
