@@ -775,8 +775,8 @@ static int device_works(struct __test_metadata *_metadata)
 	fg_guest_fini(g);
 	free(g);
 	close(tap);
-	TH_LOG("fresh device: %d frames sent, %lld reached the tap", sent,
-	       after - before);
+	ksft_print_msg("fresh device: %d frames sent, %lld reached the tap\n",
+		       sent, after - before);
 	return sent == 16 && after - before == sent ? 0 : -1;
 }
 
@@ -818,8 +818,22 @@ TEST_F_TIMEOUT(fuzz, ioctl_sequences, 3000)
 	EXPECT_EQ(0, device_works(_metadata));
 }
 
-/* Last: after a fuzz run the module unloads, and loads again. */
-TEST(after_fuzz_unload)
+/*
+ * Last (fixtures run in the order they are defined; plain TEST()s would
+ * run first): after a fuzz run the module unloads, and loads again.
+ */
+FIXTURE(unload) {
+};
+
+FIXTURE_SETUP(unload)
+{
+}
+
+FIXTURE_TEARDOWN(unload)
+{
+}
+
+TEST_F(unload, after_fuzz)
 {
 	const char *ko = getenv("VHNET_KO");
 	int err;
