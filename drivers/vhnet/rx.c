@@ -121,11 +121,11 @@ void vhnet_handle_rx(struct vhnet_work *work)
 				    mergeable, &niov);
 		if (n == -EAGAIN) {
 			/* Leave the frame queued; wait for the guest's kick. */
-			if (vhnet_vq_enable_notify(vq)) {
-				vhnet_vq_disable_notify(vq);
-				continue;
-			}
-			break;
+			if (!vhnet_vq_enable_notify(vq))
+				break;
+			/* Buffers came meanwhile: look again, on the budget. */
+			vhnet_vq_disable_notify(vq);
+			goto next;
 		}
 		if (n == -EMSGSIZE) {
 			vhnet_rx_discard(vq);
@@ -173,10 +173,12 @@ void vhnet_handle_rx(struct vhnet_work *work)
 		bytes += total;
 next:
 		/*
-		 * Frames dropped on the way count too: a host flooding frames
-		 * the guest cannot take must not keep the worker here.
+		 * Frames dropped on the way count too, and so does a new look
+		 * at a ring that changed under us: neither a host flooding
+		 * frames the guest cannot take nor a guest moving avail->idx
+		 * must keep the worker here.
 		 */
-		if (++pkts >= VHNET_BUDGET_PKTS || bytes >= VHNET_BUDGET_BYTES) {
+		if (vhnet_budget_spent(&pkts, bytes)) {
 			vhnet_work_queue(vq->dev, work);
 			break;
 		}

@@ -153,6 +153,17 @@ struct vhnet_dev {
 			(1ULL << VIRTIO_NET_F_MRG_RXBUF) | \
 			(1ULL << VHOST_NET_F_VIRTIO_NET_HDR))
 
+/*
+ * Charge one turn of a handler loop (a frame moved or dropped, or a new
+ * look at a ring that changed under us) against the pass's budget. True
+ * when the pass must end: the handler requeues itself and returns, and
+ * the worker may reschedule or stop before the next pass.
+ */
+static inline bool vhnet_budget_spent(unsigned int *pkts, size_t bytes)
+{
+	return ++*pkts >= VHNET_BUDGET_PKTS || bytes >= VHNET_BUDGET_BYTES;
+}
+
 static inline bool vhnet_has(const struct vhnet_vq *vq, unsigned int bit)
 {
 	return vq->features & (1ULL << bit);

@@ -291,7 +291,13 @@ void vhnet_vq_disable_notify(struct vhnet_vq *vq)
 		vhnet_vq_break(vq, "used ring unwritable");
 }
 
-/* Ask for kicks again; true if buffers arrived meanwhile (go on polling). */
+/*
+ * Ask for kicks again; true if buffers arrived meanwhile (go on polling).
+ * The index read is checked like in vhnet_vq_next_chain() and cached: a
+ * guest (or a ring laid over our own used->flags) that moves avail->idx
+ * more than num ahead, or backwards past what we took, breaks the queue
+ * instead of sending the caller round again.
+ */
 bool vhnet_vq_enable_notify(struct vhnet_vq *vq)
 {
 	u16 idx;
@@ -311,7 +317,16 @@ bool vhnet_vq_enable_notify(struct vhnet_vq *vq)
 		vhnet_vq_break(vq, "avail ring unreadable");
 		return false;
 	}
-	return idx != vq->avail_idx;
+	if ((u16)(idx - vq->last_avail_idx) > vq->num) {
+		vhnet_vq_break(vq, "avail index ran more than num ahead");
+		return false;
+	}
+	if (idx == vq->avail_idx)
+		return false;
+	vq->avail_idx = idx;
+	/* Read avail->idx before the entries it publishes. */
+	smp_rmb();
+	return true;
 }
 
 static bool vhnet_vq_need_signal(struct vhnet_vq *vq)
