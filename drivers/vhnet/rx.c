@@ -13,15 +13,28 @@ static void vhnet_rx_complete(struct vhnet_vq *vq)
 		vhnet_vq_signal(vq);
 }
 
-/* Drop the next frame on the socket; it can never fit the guest's ring. */
-static void vhnet_rx_discard(struct vhnet_vq *vq)
+/*
+ * Drop the next frame on the socket; it can never fit the guest's ring.
+ * tap and macvtap dequeue nothing for an empty iterator, so the frame is
+ * received into a scratch buffer (at least any sane vnet header) with
+ * MSG_TRUNC: tap, macvtap and AF_PACKET all consume it, copying what
+ * fits. Returns false if the socket refused, frame maybe still queued.
+ */
+static bool vhnet_rx_discard(struct vhnet_vq *vq)
 {
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_TRUNC };
+	u8 scratch[VHNET_DISCARD_LEN];
+	struct kvec kv = { .iov_base = scratch, .iov_len = sizeof(scratch) };
+	int ret;
 
-	iov_iter_init(&msg.msg_iter, ITER_DEST, NULL, 0, 0);
-	vq->sock->ops->recvmsg(vq->sock, &msg, 0, MSG_DONTWAIT | MSG_TRUNC);
+	iov_iter_kvec(&msg.msg_iter, ITER_DEST, &kv, 1, sizeof(scratch));
+	ret = vq->sock->ops->recvmsg(vq->sock, &msg, sizeof(scratch),
+				     MSG_DONTWAIT | MSG_TRUNC);
+	if (ret == -EAGAIN)
+		return true;	/* gone meanwhile: nothing to count */
 	vq->stats.errors++;
-	vq->stats.last_error = -EMSGSIZE;
+	vq->stats.last_error = ret < 0 ? ret : -EMSGSIZE;
+	return ret >= 0;
 }
 
 /*
@@ -128,7 +141,8 @@ void vhnet_handle_rx(struct vhnet_work *work)
 			goto next;
 		}
 		if (n == -EMSGSIZE) {
-			vhnet_rx_discard(vq);
+			if (!vhnet_rx_discard(vq))
+				break;	/* wait for the next socket wakeup */
 			goto next;
 		}
 		if (n < 0)

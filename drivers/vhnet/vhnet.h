@@ -32,6 +32,8 @@
  */
 #define VHNET_BUDGET_PKTS	256
 #define VHNET_BUDGET_BYTES	(512 * 1024)
+/* Scratch an undeliverable RX frame is received into to drop it. */
+#define VHNET_DISCARD_LEN	128
 /* Used entries collected before they are published. */
 #define VHNET_USED_BATCH	64
 /* Misc minor from the range devices.txt reserves for local use. */
