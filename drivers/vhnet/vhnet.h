@@ -213,7 +213,8 @@ int vhnet_mem_copy_from_guest(const struct vhnet_mem *mem, void *dst,
 
 /* vring.c */
 int vhnet_vq_check_addr(unsigned int num, u64 desc, u64 avail, u64 used);
-int vhnet_vq_start(struct vhnet_vq *vq);
+int vhnet_vq_read_used_idx(struct vhnet_vq *vq, u16 *used_idx);
+void vhnet_vq_start(struct vhnet_vq *vq, u16 used_idx);
 int vhnet_vq_next_chain(struct vhnet_vq *vq, bool writable,
 			struct vhnet_chain *chain);
 void vhnet_vq_unget(struct vhnet_vq *vq, unsigned int n);

@@ -55,19 +55,28 @@ void vhnet_vq_break(struct vhnet_vq *vq, const char *why)
 		vhnet_eventfd_signal(vq->err);
 }
 
-/* Called when a backend is attached: pick up where the ring stands. */
-int vhnet_vq_start(struct vhnet_vq *vq)
+/*
+ * The used index a backend attach starts from; the only step of an
+ * attach that can fail, so it comes before the old backend is detached.
+ */
+int vhnet_vq_read_used_idx(struct vhnet_vq *vq, u16 *used_idx)
 {
 	__virtio16 idx;
 
 	if (get_user(idx, &vq->used->idx))
 		return -EFAULT;
-	vq->last_used_idx = vq16(vq, idx);
+	*used_idx = vq16(vq, idx);
+	return 0;
+}
+
+/* Called when a backend is attached: pick up where the ring stands. */
+void vhnet_vq_start(struct vhnet_vq *vq, u16 used_idx)
+{
+	vq->last_used_idx = used_idx;
 	vq->avail_idx = vq->last_avail_idx;
 	vq->signalled_used_valid = false;
 	vq->broken = false;
 	vq->nheads = 0;
-	return 0;
 }
 
 static int vhnet_read_avail_idx(struct vhnet_vq *vq, u16 *idx)
