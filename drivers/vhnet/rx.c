@@ -114,17 +114,19 @@ static int vhnet_rx_header(struct vhnet_vq *vq, const struct iov_iter *start,
 void vhnet_handle_rx(struct vhnet_work *work)
 {
 	struct vhnet_vq *vq = container_of(work, struct vhnet_vq, work);
-	bool mergeable = vhnet_has(vq, VIRTIO_NET_F_MRG_RXBUF);
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_TRUNC };
 	struct vring_used_elem *heads;
 	struct iov_iter start;
 	unsigned int pkts = 0, niov, used;
 	size_t bytes = 0, total, left, cap;
+	bool mergeable;
 	int len, n, ret;
 
 	mutex_lock(&vq->mutex);
 	if (!vq->sock || vq->broken)
 		goto out;
+	/* vq->features may change under SET_FEATURES: read it locked. */
+	mergeable = vhnet_has(vq, VIRTIO_NET_F_MRG_RXBUF);
 
 	vhnet_vq_disable_notify(vq);
 	while ((len = vhnet_sock_peek_len(vq->sock)) > 0) {
