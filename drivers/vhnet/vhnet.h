@@ -166,6 +166,18 @@ static inline bool vhnet_budget_spent(unsigned int *pkts, size_t bytes)
 	return ++*pkts >= VHNET_BUDGET_PKTS || bytes >= VHNET_BUDGET_BYTES;
 }
 
+/*
+ * Whether [addr, addr + size) of a 64-bit UAPI user address fits in an
+ * unsigned long (always on 64-bit; not so on a 32-bit kernel).
+ */
+static inline bool vhnet_uaddr_fits(u64 addr, u64 size)
+{
+	u64 last = size ? addr + size - 1 : addr;
+
+	return (u64)(unsigned long)addr == addr &&
+	       (u64)(unsigned long)last == last;
+}
+
 static inline bool vhnet_has(const struct vhnet_vq *vq, unsigned int bit)
 {
 	return vq->features & (1ULL << bit);

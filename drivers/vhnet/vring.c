@@ -21,6 +21,8 @@ static bool vhnet_range_ok(u64 addr, u64 size)
 {
 	if (size && addr + size - 1 < addr)
 		return false;
+	if (!vhnet_uaddr_fits(addr, size))
+		return false;
 	return access_ok((void __user *)(uintptr_t)addr, size);
 }
 
