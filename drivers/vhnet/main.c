@@ -403,6 +403,7 @@ static long vhnet_set_backend(struct vhnet_dev *dev, unsigned int cmd,
 	struct file *file = NULL, *old;
 	struct socket *sock = NULL;
 	struct vhnet_vq *vq;
+	u16 used_idx = 0;
 	long ret;
 
 	if (copy_from_user(&vf, argp, sizeof(vf)))
@@ -432,16 +433,14 @@ static long vhnet_set_backend(struct vhnet_dev *dev, unsigned int cmd,
 					  (uintptr_t)vq->used);
 		if (ret)
 			goto err;
+		/* All that can fail, before the old backend goes. */
+		ret = vhnet_vq_read_used_idx(vq, &used_idx);
+		if (ret)
+			goto err;
 	}
 	old = vhnet_vq_detach(vq);
-	ret = 0;
 	if (file) {
-		ret = vhnet_vq_start(vq);
-		if (ret) {
-			mutex_unlock(&vq->mutex);
-			fput(file);
-			goto out;
-		}
+		vhnet_vq_start(vq, used_idx);
 		vq->sock_file = file;
 		vq->sock = sock;
 		if (vq->index == VHNET_VQ_RX)
@@ -450,12 +449,11 @@ static long vhnet_set_backend(struct vhnet_dev *dev, unsigned int cmd,
 		vhnet_work_queue(dev, &vq->work);
 	}
 	mutex_unlock(&vq->mutex);
-out:
 	if (old) {
 		vhnet_worker_flush(dev);
 		fput(old);
 	}
-	return ret;
+	return 0;
 err:
 	mutex_unlock(&vq->mutex);
 	fput(file);

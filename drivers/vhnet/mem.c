@@ -54,7 +54,8 @@ struct vhnet_mem *vhnet_mem_from_user(const void __user *argp,
 		if (ur.userspace_addr + ur.memory_size - 1 < ur.userspace_addr)
 			goto err;
 		ret = -EFAULT;
-		if (!access_ok((void __user *)(uintptr_t)ur.userspace_addr,
+		if (!vhnet_uaddr_fits(ur.userspace_addr, ur.memory_size) ||
+		    !access_ok((void __user *)(uintptr_t)ur.userspace_addr,
 			       ur.memory_size))
 			goto err;
 		r->gpa = ur.guest_phys_addr;

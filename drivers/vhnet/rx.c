@@ -13,15 +13,28 @@ static void vhnet_rx_complete(struct vhnet_vq *vq)
 		vhnet_vq_signal(vq);
 }
 
-/* Drop the next frame on the socket; it can never fit the guest's ring. */
-static void vhnet_rx_discard(struct vhnet_vq *vq)
+/*
+ * Drop the next frame on the socket; it can never fit the guest's ring.
+ * tap and macvtap dequeue nothing for an empty iterator, so the frame is
+ * received into a scratch buffer (at least any sane vnet header) with
+ * MSG_TRUNC: tap, macvtap and AF_PACKET all consume it, copying what
+ * fits. Returns false if the socket refused, frame maybe still queued.
+ */
+static bool vhnet_rx_discard(struct vhnet_vq *vq)
 {
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_TRUNC };
+	u8 scratch[VHNET_DISCARD_LEN];
+	struct kvec kv = { .iov_base = scratch, .iov_len = sizeof(scratch) };
+	int ret;
 
-	iov_iter_init(&msg.msg_iter, ITER_DEST, NULL, 0, 0);
-	vq->sock->ops->recvmsg(vq->sock, &msg, 0, MSG_DONTWAIT | MSG_TRUNC);
+	iov_iter_kvec(&msg.msg_iter, ITER_DEST, &kv, 1, sizeof(scratch));
+	ret = vq->sock->ops->recvmsg(vq->sock, &msg, sizeof(scratch),
+				     MSG_DONTWAIT | MSG_TRUNC);
+	if (ret == -EAGAIN)
+		return true;	/* gone meanwhile: nothing to count */
 	vq->stats.errors++;
-	vq->stats.last_error = -EMSGSIZE;
+	vq->stats.last_error = ret < 0 ? ret : -EMSGSIZE;
+	return ret >= 0;
 }
 
 /*
@@ -101,17 +114,19 @@ static int vhnet_rx_header(struct vhnet_vq *vq, const struct iov_iter *start,
 void vhnet_handle_rx(struct vhnet_work *work)
 {
 	struct vhnet_vq *vq = container_of(work, struct vhnet_vq, work);
-	bool mergeable = vhnet_has(vq, VIRTIO_NET_F_MRG_RXBUF);
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_TRUNC };
 	struct vring_used_elem *heads;
 	struct iov_iter start;
 	unsigned int pkts = 0, niov, used;
 	size_t bytes = 0, total, left, cap;
+	bool mergeable;
 	int len, n, ret;
 
 	mutex_lock(&vq->mutex);
 	if (!vq->sock || vq->broken)
 		goto out;
+	/* vq->features may change under SET_FEATURES: read it locked. */
+	mergeable = vhnet_has(vq, VIRTIO_NET_F_MRG_RXBUF);
 
 	vhnet_vq_disable_notify(vq);
 	while ((len = vhnet_sock_peek_len(vq->sock)) > 0) {
@@ -121,14 +136,15 @@ void vhnet_handle_rx(struct vhnet_work *work)
 				    mergeable, &niov);
 		if (n == -EAGAIN) {
 			/* Leave the frame queued; wait for the guest's kick. */
-			if (vhnet_vq_enable_notify(vq)) {
-				vhnet_vq_disable_notify(vq);
-				continue;
-			}
-			break;
+			if (!vhnet_vq_enable_notify(vq))
+				break;
+			/* Buffers came meanwhile: look again, on the budget. */
+			vhnet_vq_disable_notify(vq);
+			goto next;
 		}
 		if (n == -EMSGSIZE) {
-			vhnet_rx_discard(vq);
+			if (!vhnet_rx_discard(vq))
+				break;	/* wait for the next socket wakeup */
 			goto next;
 		}
 		if (n < 0)
@@ -173,10 +189,12 @@ void vhnet_handle_rx(struct vhnet_work *work)
 		bytes += total;
 next:
 		/*
-		 * Frames dropped on the way count too: a host flooding frames
-		 * the guest cannot take must not keep the worker here.
+		 * Frames dropped on the way count too, and so does a new look
+		 * at a ring that changed under us: neither a host flooding
+		 * frames the guest cannot take nor a guest moving avail->idx
+		 * must keep the worker here.
 		 */
-		if (++pkts >= VHNET_BUDGET_PKTS || bytes >= VHNET_BUDGET_BYTES) {
+		if (vhnet_budget_spent(&pkts, bytes)) {
 			vhnet_work_queue(vq->dev, work);
 			break;
 		}

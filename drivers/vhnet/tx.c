@@ -34,11 +34,11 @@ void vhnet_handle_tx(struct vhnet_work *work)
 	for (;;) {
 		ret = vhnet_vq_next_chain(vq, false, &chain);
 		if (ret == -EAGAIN) {
-			if (vhnet_vq_enable_notify(vq)) {
-				vhnet_vq_disable_notify(vq);
-				continue;
-			}
-			break;
+			if (!vhnet_vq_enable_notify(vq))
+				break;
+			/* Buffers came meanwhile: look again, on the budget. */
+			vhnet_vq_disable_notify(vq);
+			goto charge;
 		}
 		if (ret)
 			break;
@@ -73,7 +73,8 @@ void vhnet_handle_tx(struct vhnet_work *work)
 			vhnet_tx_complete(vq);
 
 		bytes += chain.len;
-		if (++pkts >= VHNET_BUDGET_PKTS || bytes >= VHNET_BUDGET_BYTES) {
+charge:
+		if (vhnet_budget_spent(&pkts, bytes)) {
 			/* Let RX and other work run; come back later. */
 			vhnet_work_queue(vq->dev, work);
 			break;

@@ -32,6 +32,8 @@
  */
 #define VHNET_BUDGET_PKTS	256
 #define VHNET_BUDGET_BYTES	(512 * 1024)
+/* Scratch an undeliverable RX frame is received into to drop it. */
+#define VHNET_DISCARD_LEN	128
 /* Used entries collected before they are published. */
 #define VHNET_USED_BATCH	64
 /* Misc minor from the range devices.txt reserves for local use. */
@@ -153,6 +155,29 @@ struct vhnet_dev {
 			(1ULL << VIRTIO_NET_F_MRG_RXBUF) | \
 			(1ULL << VHOST_NET_F_VIRTIO_NET_HDR))
 
+/*
+ * Charge one turn of a handler loop (a frame moved or dropped, or a new
+ * look at a ring that changed under us) against the pass's budget. True
+ * when the pass must end: the handler requeues itself and returns, and
+ * the worker may reschedule or stop before the next pass.
+ */
+static inline bool vhnet_budget_spent(unsigned int *pkts, size_t bytes)
+{
+	return ++*pkts >= VHNET_BUDGET_PKTS || bytes >= VHNET_BUDGET_BYTES;
+}
+
+/*
+ * Whether [addr, addr + size) of a 64-bit UAPI user address fits in an
+ * unsigned long (always on 64-bit; not so on a 32-bit kernel).
+ */
+static inline bool vhnet_uaddr_fits(u64 addr, u64 size)
+{
+	u64 last = size ? addr + size - 1 : addr;
+
+	return (u64)(unsigned long)addr == addr &&
+	       (u64)(unsigned long)last == last;
+}
+
 static inline bool vhnet_has(const struct vhnet_vq *vq, unsigned int bit)
 {
 	return vq->features & (1ULL << bit);
@@ -200,7 +225,8 @@ int vhnet_mem_copy_from_guest(const struct vhnet_mem *mem, void *dst,
 
 /* vring.c */
 int vhnet_vq_check_addr(unsigned int num, u64 desc, u64 avail, u64 used);
-int vhnet_vq_start(struct vhnet_vq *vq);
+int vhnet_vq_read_used_idx(struct vhnet_vq *vq, u16 *used_idx);
+void vhnet_vq_start(struct vhnet_vq *vq, u16 used_idx);
 int vhnet_vq_next_chain(struct vhnet_vq *vq, bool writable,
 			struct vhnet_chain *chain);
 void vhnet_vq_unget(struct vhnet_vq *vq, unsigned int n);

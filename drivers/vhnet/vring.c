@@ -21,6 +21,8 @@ static bool vhnet_range_ok(u64 addr, u64 size)
 {
 	if (size && addr + size - 1 < addr)
 		return false;
+	if (!vhnet_uaddr_fits(addr, size))
+		return false;
 	return access_ok((void __user *)(uintptr_t)addr, size);
 }
 
@@ -55,19 +57,28 @@ void vhnet_vq_break(struct vhnet_vq *vq, const char *why)
 		vhnet_eventfd_signal(vq->err);
 }
 
-/* Called when a backend is attached: pick up where the ring stands. */
-int vhnet_vq_start(struct vhnet_vq *vq)
+/*
+ * The used index a backend attach starts from; the only step of an
+ * attach that can fail, so it comes before the old backend is detached.
+ */
+int vhnet_vq_read_used_idx(struct vhnet_vq *vq, u16 *used_idx)
 {
 	__virtio16 idx;
 
 	if (get_user(idx, &vq->used->idx))
 		return -EFAULT;
-	vq->last_used_idx = vq16(vq, idx);
+	*used_idx = vq16(vq, idx);
+	return 0;
+}
+
+/* Called when a backend is attached: pick up where the ring stands. */
+void vhnet_vq_start(struct vhnet_vq *vq, u16 used_idx)
+{
+	vq->last_used_idx = used_idx;
 	vq->avail_idx = vq->last_avail_idx;
 	vq->signalled_used_valid = false;
 	vq->broken = false;
 	vq->nheads = 0;
-	return 0;
 }
 
 static int vhnet_read_avail_idx(struct vhnet_vq *vq, u16 *idx)
@@ -291,7 +302,13 @@ void vhnet_vq_disable_notify(struct vhnet_vq *vq)
 		vhnet_vq_break(vq, "used ring unwritable");
 }
 
-/* Ask for kicks again; true if buffers arrived meanwhile (go on polling). */
+/*
+ * Ask for kicks again; true if buffers arrived meanwhile (go on polling).
+ * The index read is checked like in vhnet_vq_next_chain() and cached: a
+ * guest (or a ring laid over our own used->flags) that moves avail->idx
+ * more than num ahead, or backwards past what we took, breaks the queue
+ * instead of sending the caller round again.
+ */
 bool vhnet_vq_enable_notify(struct vhnet_vq *vq)
 {
 	u16 idx;
@@ -311,7 +328,16 @@ bool vhnet_vq_enable_notify(struct vhnet_vq *vq)
 		vhnet_vq_break(vq, "avail ring unreadable");
 		return false;
 	}
-	return idx != vq->avail_idx;
+	if ((u16)(idx - vq->last_avail_idx) > vq->num) {
+		vhnet_vq_break(vq, "avail index ran more than num ahead");
+		return false;
+	}
+	if (idx == vq->avail_idx)
+		return false;
+	vq->avail_idx = idx;
+	/* Read avail->idx before the entries it publishes. */
+	smp_rmb();
+	return true;
 }
 
 static bool vhnet_vq_need_signal(struct vhnet_vq *vq)

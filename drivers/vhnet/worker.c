@@ -47,6 +47,16 @@ static int vhnet_worker_fn(void *data)
 		__set_current_state(TASK_RUNNING);
 		list = llist_reverse_order(list);
 		llist_for_each_entry_safe(work, next, list, node) {
+			/*
+			 * Between passes: a handler that requeues itself must
+			 * not keep a stopping worker here.  Work not run stays
+			 * queueable (vhnet_worker_stop() does the same for the
+			 * list); no flush can be pending while stopping.
+			 */
+			if (kthread_should_stop()) {
+				clear_bit(VHNET_WORK_QUEUED, &work->flags);
+				continue;
+			}
 			/* Clear before running, so a wakeup meanwhile requeues. */
 			clear_bit_unlock(VHNET_WORK_QUEUED, &work->flags);
 			work->fn(work);

@@ -98,6 +98,15 @@ int fg_guest_rx_poll(struct fg_guest *g, fg_rx_cb cb, void *arg);
 
 /* Forget every buffer and rebuild the ring @idx from scratch. */
 int fg_guest_reinit_vq(struct fg_guest *g, unsigned int idx);
+/*
+ * As fg_guest_reinit_vq(), but the ring's avail and used parts move to
+ * @avail_gpa and @used_gpa first (they may overlap each other: hostile
+ * layouts, see fg_hostile.h) and the ring starts at avail index @base.
+ * Both must lie in one region. The RX ring is refilled; the device gets
+ * a kick either way.
+ */
+int fg_guest_relocate_vq(struct fg_guest *g, unsigned int idx,
+			 __u64 avail_gpa, __u64 used_gpa, __u16 base);
 /* VHOST_RESET_OWNER and full reprogramming, reattaching the backend. */
 int fg_guest_reset_owner(struct fg_guest *g);
 

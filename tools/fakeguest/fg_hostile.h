@@ -34,4 +34,15 @@ const char *fg_hostile_name(enum fg_hostile kind);
  */
 int fg_hostile_post(struct fg_guest *g, unsigned int q, enum fg_hostile kind);
 
+/*
+ * Move queue @q's used ring to 2 bytes after its avail ring (legal
+ * alignment; the vhost UAPI does not forbid the overlap), starting at
+ * avail index @base: used->flags is then avail->idx and used->idx is
+ * avail->ring[0], so a device that writes VRING_USED_F_NO_NOTIFY moves
+ * the guest's avail index. Buffers already posted are forgotten; RX is
+ * refilled. Post TX buffers with fg_guest_tx() + fg_vq_publish() as
+ * usual; fg_guest_reinit_vq() does not undo the move.
+ */
+int fg_hostile_overlap_rings(struct fg_guest *g, unsigned int q, __u16 base);
+
 #endif /* FG_HOSTILE_H */

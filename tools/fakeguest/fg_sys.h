@@ -31,8 +31,24 @@ int fg_pin_workers(pid_t owner, int cpu);
  */
 int fg_debugfs_count(pid_t owner, int *id);
 int fg_wait_debugfs(pid_t owner, int want, int ms);
+/*
+ * Counter @name ("errors", "broken", ...) of queue @queue ("rx" or "tx")
+ * in the stats file of @owner's newest device; -1 if not found.
+ */
+long long fg_debugfs_stat(pid_t owner, const char *queue, const char *name);
 /* Poll up to @ms until /sys/class/net/@name is gone. */
 bool fg_wait_netdev_gone(const char *name, int ms);
+
+/*
+ * CPU time thread @tid has used, in ns (/proc/<tid>/schedstat, else
+ * utime + stime from /proc/<tid>/stat); -1 if it cannot be read.
+ */
+long long fg_task_cpu_ns(pid_t tid);
+/*
+ * CPU time the (lowest-tid) worker vhnet-<@owner> uses during the next
+ * @ms milliseconds, in ns; -1 if there is no such worker.
+ */
+long long fg_worker_busy_ns(pid_t owner, unsigned int ms);
 
 /* One field of /proc/meminfo in kB, or -1. */
 long fg_meminfo_kb(const char *key);

@@ -49,6 +49,13 @@ void fg_host_count_drops(struct fg_host *h, const char *ifname,
 long long fg_host_drops(struct fg_host *h);
 void fg_host_arm_drops(struct fg_host *h);
 
+/*
+ * Send one self-checking frame of @len bytes (stream @stream, seq @seq)
+ * from host endpoint @h to the guest. 0 or -errno.
+ */
+int fg_host_send(const struct fg_host *h, __u32 stream, __u32 seq,
+		 size_t len);
+
 struct fg_traffic_ctl;
 
 struct fg_traffic_cfg {

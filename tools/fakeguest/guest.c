@@ -488,6 +488,52 @@ int fg_guest_reinit_vq(struct fg_guest *g, unsigned int idx)
 	return fg_guest_rx_fill(g);
 }
 
+int fg_guest_relocate_vq(struct fg_guest *g, unsigned int idx,
+			 __u64 avail_gpa, __u64 used_gpa, __u16 base)
+{
+	struct fg_vq *vq = &g->dev.vq[idx];
+	unsigned int num = vq->num;
+	int ret;
+
+	ret = fg_dev_set_backend(&g->dev, idx, -1);
+	if (ret)
+		goto err;
+	vq->avail = fg_mem_hva(&g->mem, avail_gpa, fg_vring_avail_size(num));
+	vq->used = fg_mem_hva(&g->mem, used_gpa, fg_vring_used_size(num));
+	if (!vq->avail || !vq->used) {
+		ret = -EFAULT;
+		goto err;
+	}
+	vq->avail_gpa = avail_gpa;
+	vq->used_gpa = used_gpa;
+	vq->used_event = &vq->avail->ring[num];
+	vq->avail_event = (__u16 *)&vq->used->ring[num];
+	fg_vq_reset(vq);
+	vq->avail_idx = base;
+	vq->kicked_idx = base;
+	ret = fg_dev_setup_vq(&g->dev, idx);
+	if (ret)
+		goto err;
+	if (idx == FG_TXQ) {
+		fg_pool_reset(&g->tx);
+	} else {
+		fg_pool_reset(&g->rx);
+		g->rx_nbufs = 0;
+		ret = fg_guest_rx_fill(g);
+		if (ret)
+			return ret;
+	}
+	ret = fg_dev_set_backend(&g->dev, idx, g->backend_fd);
+	if (ret)
+		goto err;
+	fg_vq_kick_force(vq);
+	return 0;
+err:
+	snprintf(g->err, sizeof(g->err), "relocate vq %u: %s", idx,
+		 strerror(-ret));
+	return ret;
+}
+
 int fg_guest_reset_owner(struct fg_guest *g)
 {
 	int ret;

@@ -153,3 +153,17 @@ int fg_hostile_post(struct fg_guest *g, unsigned int q, enum fg_hostile kind)
 	fg_vq_kick_force(vq);
 	return 0;
 }
+
+int fg_hostile_overlap_rings(struct fg_guest *g, unsigned int q, __u16 base)
+{
+	unsigned int num = g->dev.vq[q].num;
+	__u64 gpa;
+	int ret;
+
+	/* avail at 2 mod 4 so that used = avail + 2 is 4-byte aligned. */
+	ret = fg_mem_alloc(&g->mem, 4 + fg_vring_used_size(num), 4,
+			   FG_ALLOC_CONTIG, &gpa);
+	if (ret)
+		return ret;
+	return fg_guest_relocate_vq(g, q, gpa + 2, gpa + 4, base);
+}

@@ -174,6 +174,30 @@ int fg_wait_debugfs(pid_t owner, int want, int ms)
 	return n;
 }
 
+long long fg_debugfs_stat(pid_t owner, const char *queue, const char *name)
+{
+	char path[300], buf[1024], want[40], *line, *p;
+	size_t qlen = strlen(queue);
+	long long v;
+	int id;
+
+	if (fg_debugfs_count(owner, &id) < 1)
+		return -1;
+	snprintf(path, sizeof(path), FG_VHNET_DEBUGFS "/%d-%d/stats",
+		 (int)owner, id);
+	if (fg_read_text(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	snprintf(want, sizeof(want), " %s ", name);
+	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		if (strncmp(line, queue, qlen) || line[qlen] != ' ')
+			continue;
+		p = strstr(line, want);
+		if (p && sscanf(p + strlen(want), "%lld", &v) == 1)
+			return v;
+	}
+	return -1;
+}
+
 bool fg_wait_netdev_gone(const char *name, int ms)
 {
 	char path[64];
@@ -187,6 +211,44 @@ bool fg_wait_netdev_gone(const char *name, int ms)
 		fg_sleep_ms(10);
 	}
 	return false;
+}
+
+long long fg_task_cpu_ns(pid_t tid)
+{
+	unsigned long long ns, ut, st;
+	char path[64], buf[1024], *p;
+	long hz;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)tid);
+	if (fg_read_text(path, buf, sizeof(buf)) > 0 &&
+	    sscanf(buf, "%llu", &ns) == 1)
+		return ns;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)tid);
+	if (fg_read_text(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	/* comm may hold spaces: fields 14 and 15 count from its ')'. */
+	p = strrchr(buf, ')');
+	hz = sysconf(_SC_CLK_TCK);
+	if (!p || hz <= 0 ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+		   &ut, &st) != 2)
+		return -1;
+	return (long long)((ut + st) * (1000000000ULL / hz));
+}
+
+long long fg_worker_busy_ns(pid_t owner, unsigned int ms)
+{
+	long long a, b;
+	pid_t tid;
+
+	if (fg_worker_count(owner, &tid) < 1)
+		return -1;
+	a = fg_task_cpu_ns(tid);
+	fg_sleep_ms(ms);
+	b = fg_task_cpu_ns(tid);
+	if (a < 0 || b < 0)
+		return -1;
+	return b - a;
 }
 
 long fg_meminfo_kb(const char *key)

@@ -107,6 +107,30 @@ long long fg_host_drops(struct fg_host *h)
 	return sum + h->pkt_drops;
 }
 
+int fg_host_send(const struct fg_host *h, __u32 stream, __u32 seq,
+		 size_t len)
+{
+	struct fg_frame_desc d = { .stream = stream, .seq = seq, .len = len };
+	size_t off = h->vnet_hdr ? sizeof(struct virtio_net_hdr) : 0, n;
+	ssize_t sent;
+	__u8 *buf;
+	int ret = 0;
+
+	if (len < FG_FRAME_MIN || len > FG_FRAME_MAX)
+		return -EINVAL;
+	buf = calloc(1, off + FG_FRAME_BUF);
+	if (!buf)
+		return -ENOMEM;
+	n = off + fg_frame_build(buf + off, &d, h->guest_mac, h->mac);
+	sent = send(h->fd, buf, n, 0);
+	if (sent < 0)
+		ret = -errno;
+	else if ((size_t)sent != n)
+		ret = -EIO;
+	free(buf);
+	return ret;
+}
+
 static double fg_now(void)
 {
 	struct timespec ts;
