@@ -108,6 +108,8 @@ static const int allowed_errnos[] = {
 	ENOBUFS, ENOMEM, E2BIG,
 };
 
+struct slab_use;
+
 struct fuzz {
 	struct fg_rng rng;
 	int dev[NSLOTS];
@@ -121,7 +123,9 @@ struct fuzz {
 	__u64 offered;
 	unsigned long calls, iter, closes, forks, tap_deletes, findings;
 	unsigned int max_close_ms;
-	long slab_before;
+	long slab_before;	/* after the warm-up */
+	struct slab_use *caches;
+	int ncaches;
 	unsigned long hist[NOPS][MAX_ERRNO + 1];
 	union {
 		struct vhost_memory m;
@@ -670,6 +674,81 @@ static void print_hist(struct fuzz *f)
 	}
 }
 
+#define NSLABS	512
+
+struct slab_use {
+	char name[32];
+	long kb;
+};
+
+/* Bytes in use per slab cache, from /proc/slabinfo; count or -1. */
+static int slab_snapshot(struct slab_use *s, int max)
+{
+	unsigned long active, size;
+	char line[512];
+	FILE *fp;
+	int n = 0;
+
+	fp = fopen("/proc/slabinfo", "re");
+	if (!fp)
+		return -1;
+	while (n < max && fgets(line, sizeof(line), fp)) {
+		if (sscanf(line, "%31s %lu %*u %lu", s[n].name, &active, &size) != 3)
+			continue;
+		s[n++].kb = (long)(active * size / 1024);
+	}
+	fclose(fp);
+	return n;
+}
+
+/* The caches that grew most since @before, for a Slab report. */
+static void slab_report(const struct slab_use *before, int nb)
+{
+	struct slab_use *now = calloc(NSLABS, sizeof(*now));
+	int n, i, j, k, top;
+	long d, best;
+
+	if (!now)
+		return;
+	n = slab_snapshot(now, NSLABS);
+	for (top = 0; top < 8; top++) {
+		best = 0;
+		k = -1;
+		for (i = 0; i < n; i++) {
+			d = now[i].kb;
+			for (j = 0; j < nb; j++)
+				if (!strcmp(before[j].name, now[i].name))
+					d -= before[j].kb;
+			if (d > best) {
+				best = d;
+				k = i;
+			}
+		}
+		if (k < 0)
+			break;
+		ksft_print_msg("slab %s: %+ld kB\n", now[k].name, best);
+		now[k].kb -= best;	/* not again */
+	}
+	free(now);
+}
+
+/* Read every frame queued on the taps and the packet socket. */
+static void drain(struct fuzz *f)
+{
+	int fds[3] = { f->tap[0], f->tap[1], f->packet };
+	__u8 buf[2048];
+	unsigned int i, n;
+
+	for (i = 0; i < 3; i++) {
+		if (fds[i] < 0)
+			continue;
+		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+		for (n = 0; n < 100000; n++)
+			if (read(fds[i], buf, sizeof(buf)) < 0)
+				break;
+	}
+}
+
 FIXTURE(fuzz) {
 	struct fuzz *f;
 };
@@ -684,6 +763,9 @@ FIXTURE_SETUP(fuzz)
 	f = calloc(1, sizeof(*f));
 	ASSERT_NE(NULL, f);
 	self->f = f;
+	f->caches = calloc(NSLABS, sizeof(*f->caches));
+	ASSERT_NE(NULL, f->caches);
+	f->ncaches = slab_snapshot(f->caches, NSLABS);
 	fg_rng_seed(&f->rng, env_ulong("VHNET_FUZZ_SEED", 1));
 	f->mem = mmap(NULL, MEM_SIZE + 4096, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -719,25 +801,38 @@ FIXTURE_SETUP(fuzz)
 	ASSERT_EQ(0, ioctl(fd, VHOST_GET_FEATURES, &f->offered));
 }
 
-FIXTURE_TEARDOWN(fuzz)
+static void close_fd(int *fd)
 {
-	struct fuzz *f = self->f;
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Every fd the fixture holds (and so the frames queued on them). */
+static void fuzz_release(struct fuzz *f)
+{
 	unsigned int i;
 
 	for (i = 0; i < NSLOTS; i++)
-		if (f->dev[i] >= 0)
-			close(f->dev[i]);
+		close_fd(&f->dev[i]);
 	for (i = 0; i < 2; i++)
-		if (f->tap[i] >= 0)
-			close(f->tap[i]);
+		close_fd(&f->tap[i]);
 	for (i = 0; i < NEVENTS; i++)
-		close(f->ev[i]);
-	close(f->packet);
-	close(f->udp);
-	close(f->pipefd[0]);
-	close(f->pipefd[1]);
-	close(f->regfile);
+		close_fd(&f->ev[i]);
+	close_fd(&f->packet);
+	close_fd(&f->udp);
+	close_fd(&f->pipefd[0]);
+	close_fd(&f->pipefd[1]);
+	close_fd(&f->regfile);
+}
+
+FIXTURE_TEARDOWN(fuzz)
+{
+	struct fuzz *f = self->f;
+
+	fuzz_release(f);
 	munmap(f->mem, MEM_SIZE);
+	free(f->caches);
 	free(f);
 }
 
@@ -785,14 +880,24 @@ TEST_F_TIMEOUT(fuzz, ioctl_sequences, 3000)
 	struct fuzz *f = self->f;
 	unsigned long want = env_ulong("VHNET_FUZZ_IOCTLS", 20000);
 	unsigned long t0 = now_ms();
+	unsigned long warm = want / 10 > 2000 ? want / 10 : 2000;
 	unsigned int i;
-
 	long slab;
 
-	f->slab_before = fg_settled_slab_kb();
-	ASSERT_LT(0, f->slab_before);
 	ksft_print_msg("seed %lu, %lu ioctls, %d device fds\n",
 		       env_ulong("VHNET_FUZZ_SEED", 1), want, NSLOTS);
+	/*
+	 * Slab is compared from after a warm-up (caches filled, every slot
+	 * closed and opened again, queued frames read) to the end.
+	 */
+	while (f->calls < warm)
+		one_step(f);
+	for (i = 0; i < NSLOTS; i++)
+		close_slot(f, i);
+	drain(f);
+	f->slab_before = fg_settled_slab_kb();
+	f->ncaches = slab_snapshot(f->caches, NSLABS);
+	ASSERT_LT(0, f->slab_before);
 	while (f->calls < want)
 		one_step(f);
 	for (i = 0; i < NSLOTS; i++) {
@@ -811,9 +916,11 @@ TEST_F_TIMEOUT(fuzz, ioctl_sequences, 3000)
 		TH_LOG("workers left after every fd was closed");
 	EXPECT_EQ(0, fg_wait_debugfs(getpid(), 0, CLOSE_MS))
 		TH_LOG("debugfs entries left after every fd was closed");
+	drain(f);
 	slab = fg_settled_slab_kb();
-	ksft_print_msg("Slab before %ld kB, after %ld kB (%+ld kB, limit +%ld)\n",
+	ksft_print_msg("Slab after the warm-up %ld kB, at the end %ld kB (%+ld kB, limit +%ld)\n",
 		       f->slab_before, slab, slab - f->slab_before, SLAB_SLACK_KB);
+	slab_report(f->caches, f->ncaches);
 	EXPECT_LE(slab - f->slab_before, SLAB_SLACK_KB);
 	EXPECT_EQ(0, device_works(_metadata));
 }
