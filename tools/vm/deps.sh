@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# deps.sh [--quiet]
-# Installs what building, linting and VM-testing vhnet needs on Debian 12.
+# deps.sh [--quiet] [--debug]
+# Installs what building, linting and VM-testing vhnet needs on Debian 12;
+# --debug also what building the debug kernel needs (make check-debug).
 # Idempotent: a quick no-op when everything is there; otherwise one
 # "apt-get update" and one non-interactive install. Needs root (CI runs as
 # root with no stdin). --quiet: apt's output goes to build/deps.log and
 # shows only on failure (the first line of make check names the
 # accelerator, and the probe needs QEMU and a kernel installed first).
 set -euo pipefail
-quiet=0
-[ "${1:-}" = --quiet ] && quiet=1
+quiet=0 debug=0
+for a in "$@"; do
+	case $a in
+	--quiet) quiet=1 ;;
+	--debug) debug=1 ;;
+	*) echo "deps: unknown option $a" >&2; exit 2 ;;
+	esac
+done
 
 pkgs=(
 	# the two supported kernels, with headers to build against
@@ -28,6 +35,8 @@ pkgs=(
 	# make bench: plots, profiles in the guest
 	gnuplot-nox linux-perf
 )
+# tools/vm/debug-kernel.sh
+[ $debug = 0 ] || pkgs+=(flex bison bc libelf-dev libssl-dev)
 
 missing=()
 for p in "${pkgs[@]}"; do
