@@ -3,6 +3,7 @@
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
 #include <linux/atomic.h>
+#include <linux/math64.h>
 
 #include "vhnet.h"
 
@@ -19,10 +20,12 @@ static int vhnet_stats_show(struct seq_file *s, void *unused)
 		const struct vhnet_vq_stats *st = &dev->vqs[i].stats;
 
 		/* Counters are written by the worker only; a racy read is fine. */
-		seq_printf(s, "%s packets %llu bytes %llu errors %llu signals %llu broken %llu last_error %d\n",
+		seq_printf(s, "%s packets %llu bytes %llu errors %llu signals %llu broken %llu last_error %d turns_max %u pass_us_max %llu\n",
 			   names[i], READ_ONCE(st->packets), READ_ONCE(st->bytes),
 			   READ_ONCE(st->errors), READ_ONCE(st->signals),
-			   READ_ONCE(st->broken), READ_ONCE(st->last_error));
+			   READ_ONCE(st->broken), READ_ONCE(st->last_error),
+			   READ_ONCE(st->turns_max),
+			   div_u64(READ_ONCE(st->pass_ns_max), NSEC_PER_USEC));
 	}
 	return 0;
 }

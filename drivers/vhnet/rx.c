@@ -117,12 +117,14 @@ void vhnet_handle_rx(struct vhnet_work *work)
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_TRUNC };
 	struct vring_used_elem *heads;
 	struct iov_iter start;
-	unsigned int pkts = 0, niov, used;
+	unsigned int pkts = 0, turns = 0, niov, used;
 	size_t bytes = 0, total, left, cap;
 	bool mergeable;
 	int len, n, ret;
+	u64 t0;
 
 	mutex_lock(&vq->mutex);
+	t0 = ktime_get_ns();
 	if (!vq->sock || vq->broken)
 		goto out;
 	/* vq->features may change under SET_FEATURES: read it locked. */
@@ -130,6 +132,7 @@ void vhnet_handle_rx(struct vhnet_work *work)
 
 	vhnet_vq_disable_notify(vq);
 	while ((len = vhnet_sock_peek_len(vq->sock)) > 0) {
+		turns++;
 		if (vq->nheads >= VHNET_USED_BATCH)
 			vhnet_rx_complete(vq);
 		n = vhnet_rx_gather(vq, len + vq->vhost_hlen + vq->sock_hlen,
@@ -201,5 +204,6 @@ next:
 	}
 	vhnet_rx_complete(vq);
 out:
+	vhnet_pass_done(vq, turns, t0);
 	mutex_unlock(&vq->mutex);
 }

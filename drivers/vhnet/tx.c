@@ -18,11 +18,13 @@ void vhnet_handle_tx(struct vhnet_work *work)
 	struct vhnet_vq *vq = container_of(work, struct vhnet_vq, work);
 	struct vhnet_chain chain = { .iov = vq->iov, .max_iov = UIO_MAXIOV };
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
-	unsigned int pkts = 0;
+	unsigned int pkts = 0, turns = 0;
 	size_t bytes = 0;
+	u64 start;
 	int ret;
 
 	mutex_lock(&vq->mutex);
+	start = ktime_get_ns();
 	if (!vq->sock || vq->broken)
 		goto out;
 	if (vq->tx_blocked) {
@@ -32,6 +34,7 @@ void vhnet_handle_tx(struct vhnet_work *work)
 
 	vhnet_vq_disable_notify(vq);
 	for (;;) {
+		turns++;
 		ret = vhnet_vq_next_chain(vq, false, &chain);
 		if (ret == -EAGAIN) {
 			if (!vhnet_vq_enable_notify(vq))
@@ -82,5 +85,6 @@ charge:
 	}
 	vhnet_tx_complete(vq);
 out:
+	vhnet_pass_done(vq, turns, start);
 	mutex_unlock(&vq->mutex);
 }

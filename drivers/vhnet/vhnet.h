@@ -18,6 +18,7 @@
 #include <linux/virtio_byteorder.h>
 #include <linux/virtio_config.h>
 #include <linux/u64_stats_sync.h>
+#include <linux/timekeeping.h>
 
 #define VHNET_VQ_RX		0
 #define VHNET_VQ_TX		1
@@ -78,6 +79,9 @@ struct vhnet_vq_stats {
 	u64 signals;
 	u64 broken;	/* times this queue was flagged broken */
 	int last_error;	/* errno of the last counted error */
+	/* Worst handler pass: loop turns, and time with the mutex held. */
+	u32 turns_max;
+	u64 pass_ns_max;
 };
 
 /* A descriptor chain translated into iovecs of the owner's mm. */
@@ -164,6 +168,22 @@ struct vhnet_dev {
 static inline bool vhnet_budget_spent(unsigned int *pkts, size_t bytes)
 {
 	return ++*pkts >= VHNET_BUDGET_PKTS || bytes >= VHNET_BUDGET_BYTES;
+}
+
+/*
+ * Record a handler pass that went round its loop @turns times since
+ * @start_ns (counted apart from the budget, so that a path that skips the
+ * budget shows up in the stats).
+ */
+static inline void vhnet_pass_done(struct vhnet_vq *vq, unsigned int turns,
+				   u64 start_ns)
+{
+	u64 ns = ktime_get_ns() - start_ns;
+
+	if (turns > vq->stats.turns_max)
+		vq->stats.turns_max = turns;
+	if (ns > vq->stats.pass_ns_max)
+		vq->stats.pass_ns_max = ns;
 }
 
 /*

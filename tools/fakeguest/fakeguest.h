@@ -25,6 +25,7 @@
 #include "fg_net.h"
 #include "fg_traffic.h"
 #include "fg_hostile.h"
+#include "fg_ringfuzz.h"
 #include "fg_env.h"
 #include "fg_sys.h"
 
