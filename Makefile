@@ -8,7 +8,7 @@
 #   make check             full VM test run on every supported kernel
 #   make check-quick       one kernel, for fast iteration
 #   make demo              the main job end to end
-#   make fuzz              the ioctl fuzzer, 10^6 calls per kernel
+#   make fuzz              ioctl and ring fuzzers, 10^6 each per kernel
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 PWD := $(CURDIR)
@@ -48,10 +48,12 @@ demo:
 bench:
 	@tools/vm/deps.sh --quiet && tools/vm/bench.sh
 
-# The ioctl fuzzer alone, long, on both kernels (VHNET_FUZZ_IOCTLS calls,
-# seed VHNET_FUZZ_SEED).
+# The ioctl and ring fuzzers alone, long, on both kernels
+# (VHNET_FUZZ_IOCTLS calls, VHNET_FUZZ_RINGS rings, seed VHNET_FUZZ_SEED).
 fuzz:
-	@tools/vm/deps.sh --quiet && VHNET_ONLY=vhnet_fuzz_test \
+	@tools/vm/deps.sh --quiet && \
+		VHNET_ONLY="vhnet_fuzz_test vhnet_ringfuzz_test" \
 		VHNET_FUZZ_IOCTLS=$${VHNET_FUZZ_IOCTLS:-1000000} \
+		VHNET_FUZZ_RINGS=$${VHNET_FUZZ_RINGS:-1000000} \
 		VHNET_TEST_TIMEOUT=$${VHNET_TEST_TIMEOUT:-3000} \
-		VHNET_VM_TIMEOUT=$${VHNET_VM_TIMEOUT:-3600} tools/vm/check.sh --all
+		VHNET_VM_TIMEOUT=$${VHNET_VM_TIMEOUT:-7200} tools/vm/check.sh --all
