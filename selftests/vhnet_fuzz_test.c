@@ -108,8 +108,6 @@ static const int allowed_errnos[] = {
 	ENOBUFS, ENOMEM, E2BIG,
 };
 
-struct slab_use;
-
 struct fuzz {
 	struct fg_rng rng;
 	int dev[NSLOTS];
@@ -124,7 +122,7 @@ struct fuzz {
 	unsigned long calls, iter, closes, forks, tap_deletes, findings;
 	unsigned int max_close_ms;
 	long slab_before;	/* after the warm-up */
-	struct slab_use *caches;
+	struct fg_slab_use *caches;
 	int ncaches;
 	unsigned long hist[NOPS][MAX_ERRNO + 1];
 	union {
@@ -674,62 +672,15 @@ static void print_hist(struct fuzz *f)
 	}
 }
 
-#define NSLABS	512
-
-struct slab_use {
-	char name[32];
-	long kb;
-};
-
-/* Bytes in use per slab cache, from /proc/slabinfo; count or -1. */
-static int slab_snapshot(struct slab_use *s, int max)
-{
-	unsigned long active, size;
-	char line[512];
-	FILE *fp;
-	int n = 0;
-
-	fp = fopen("/proc/slabinfo", "re");
-	if (!fp)
-		return -1;
-	while (n < max && fgets(line, sizeof(line), fp)) {
-		if (sscanf(line, "%31s %lu %*u %lu", s[n].name, &active, &size) != 3)
-			continue;
-		s[n++].kb = (long)(active * size / 1024);
-	}
-	fclose(fp);
-	return n;
-}
-
 /* The caches that grew most since @before, for a Slab report. */
-static void slab_report(const struct slab_use *before, int nb)
+static void slab_report(const struct fg_slab_use *before, int nb)
 {
-	struct slab_use *now = calloc(NSLABS, sizeof(*now));
-	int n, i, j, k, top;
-	long d, best;
+	struct fg_slab_use top[8];
+	int i, n;
 
-	if (!now)
-		return;
-	n = slab_snapshot(now, NSLABS);
-	for (top = 0; top < 8; top++) {
-		best = 0;
-		k = -1;
-		for (i = 0; i < n; i++) {
-			d = now[i].kb;
-			for (j = 0; j < nb; j++)
-				if (!strcmp(before[j].name, now[i].name))
-					d -= before[j].kb;
-			if (d > best) {
-				best = d;
-				k = i;
-			}
-		}
-		if (k < 0)
-			break;
-		ksft_print_msg("slab %s: %+ld kB\n", now[k].name, best);
-		now[k].kb -= best;	/* not again */
-	}
-	free(now);
+	n = fg_slab_growth(before, nb, top, 8);
+	for (i = 0; i < n; i++)
+		ksft_print_msg("slab %s: %+ld kB\n", top[i].name, top[i].kb);
 }
 
 /* Read every frame queued on the taps and the packet socket. */
@@ -763,9 +714,9 @@ FIXTURE_SETUP(fuzz)
 	f = calloc(1, sizeof(*f));
 	ASSERT_NE(NULL, f);
 	self->f = f;
-	f->caches = calloc(NSLABS, sizeof(*f->caches));
+	f->caches = calloc(FG_NSLABS, sizeof(*f->caches));
 	ASSERT_NE(NULL, f->caches);
-	f->ncaches = slab_snapshot(f->caches, NSLABS);
+	f->ncaches = fg_slab_snapshot(f->caches, FG_NSLABS);
 	fg_rng_seed(&f->rng, env_ulong("VHNET_FUZZ_SEED", 1));
 	f->mem = mmap(NULL, MEM_SIZE + 4096, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -896,7 +847,7 @@ TEST_F_TIMEOUT(fuzz, ioctl_sequences, 3000)
 		close_slot(f, i);
 	drain(f);
 	f->slab_before = fg_settled_slab_kb();
-	f->ncaches = slab_snapshot(f->caches, NSLABS);
+	f->ncaches = fg_slab_snapshot(f->caches, FG_NSLABS);
 	ASSERT_LT(0, f->slab_before);
 	while (f->calls < want)
 		one_step(f);

@@ -127,6 +127,8 @@ static void report(const struct fg_rf_result *r, double secs)
 
 FIXTURE(rings) {
 	long slab_before;
+	struct fg_slab_use caches[FG_NSLABS];
+	int ncaches;
 };
 
 FIXTURE_SETUP(rings)
@@ -143,11 +145,12 @@ TEST_F_TIMEOUT(rings, hostile_rounds, 3000)
 {
 	__u32 seed = env_ulong("VHNET_FUZZ_SEED", 1);
 	unsigned long rings = env_ulong("VHNET_FUZZ_RINGS", 3000);
+	struct fg_slab_use top[8];
 	struct fg_rf_result res;
 	struct fg_rf_cfg c;
 	double t0;
 	long slab;
-	int ret;
+	int ret, i, n;
 
 	/* Warm the caches first, so that Slab is compared like for like. */
 	rf_cfg(&c, seed ^ 0x5a5a5a5a, WARMUP_RINGS);
@@ -155,6 +158,7 @@ TEST_F_TIMEOUT(rings, hostile_rounds, 3000)
 	ASSERT_EQ(0, ret) TH_LOG("warm-up: %s", res.finding);
 	self->slab_before = fg_settled_slab_kb();
 	ASSERT_LT(0, self->slab_before);
+	self->ncaches = fg_slab_snapshot(self->caches, FG_NSLABS);
 
 	rf_cfg(&c, seed, rings);
 	ksft_print_msg("seed %u, %lu hostile rings, %u per device\n", seed,
@@ -190,6 +194,9 @@ TEST_F_TIMEOUT(rings, hostile_rounds, 3000)
 	ksft_print_msg("Slab after the warm-up %ld kB, at the end %ld kB (%+ld kB, limit +%ld)\n",
 		       self->slab_before, slab, slab - self->slab_before,
 		       SLAB_SLACK_KB);
+	n = fg_slab_growth(self->caches, self->ncaches, top, 8);
+	for (i = 0; i < n; i++)
+		ksft_print_msg("slab %s: %+ld kB\n", top[i].name, top[i].kb);
 	EXPECT_LE(slab - self->slab_before, SLAB_SLACK_KB);
 }
 

@@ -58,6 +58,22 @@ long fg_meminfo_kb(const char *key);
  */
 long fg_settled_slab_kb(void);
 
+/* Memory in use per slab cache (/proc/slabinfo). */
+#define FG_NSLABS	512
+struct fg_slab_use {
+	char name[32];
+	long kb;
+};
+
+/* Up to @max caches into @s; the count, or -1. */
+int fg_slab_snapshot(struct fg_slab_use *s, int max);
+/*
+ * The (up to) @ntop caches that grew most since the snapshot @before
+ * (@nb entries), largest first, with their growth in @top; the count.
+ */
+int fg_slab_growth(const struct fg_slab_use *before, int nb,
+		   struct fg_slab_use *top, int ntop);
+
 /*
  * Unload module @name, retrying up to @ms while it is still busy (a
  * deferred release); 0 or an errno.

@@ -321,3 +321,56 @@ int fg_module_load(const char *path)
 	close(fd);
 	return ret;
 }
+
+int fg_slab_snapshot(struct fg_slab_use *s, int max)
+{
+	unsigned long active, size;
+	char line[512];
+	FILE *fp;
+	int n = 0;
+
+	fp = fopen("/proc/slabinfo", "re");
+	if (!fp)
+		return -1;
+	while (n < max && fgets(line, sizeof(line), fp)) {
+		if (sscanf(line, "%31s %lu %*u %lu", s[n].name, &active,
+			   &size) != 3)
+			continue;
+		s[n++].kb = (long)(active * size / 1024);
+	}
+	fclose(fp);
+	return n;
+}
+
+int fg_slab_growth(const struct fg_slab_use *before, int nb,
+		   struct fg_slab_use *top, int ntop)
+{
+	struct fg_slab_use *now = calloc(FG_NSLABS, sizeof(*now));
+	int n, i, j, k, found = 0;
+	long d, best;
+
+	if (!now)
+		return 0;
+	n = fg_slab_snapshot(now, FG_NSLABS);
+	while (found < ntop) {
+		best = 0;
+		k = -1;
+		for (i = 0; i < n; i++) {
+			d = now[i].kb;
+			for (j = 0; j < nb; j++)
+				if (!strcmp(before[j].name, now[i].name))
+					d -= before[j].kb;
+			if (d > best) {
+				best = d;
+				k = i;
+			}
+		}
+		if (k < 0)
+			break;
+		top[found] = now[k];
+		top[found++].kb = best;
+		now[k].kb -= best;	/* not again */
+	}
+	free(now);
+	return found;
+}
