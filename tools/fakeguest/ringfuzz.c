@@ -634,6 +634,10 @@ static int rf_traffic(struct rf *rf)
 		return rf_finding(rf, "valid traffic: tx %lu/%lu rx %lu+%lu dropped/%lu",
 				  tr.tx_recv, t.tx_frames, tr.rx_recv,
 				  tr.rx_dropped, t.rx_frames);
+	/* The counter moves after the frame left: let the worker finish. */
+	rf->clean[FG_TXQ] = true;
+	if (rf_settle(rf, FG_TXQ))
+		return -1;
 	if (rf_stat(rf, FG_TXQ, "packets") - pkts != (long long)t.tx_frames ||
 	    rf_stat(rf, FG_TXQ, "errors") != errs)
 		return rf_finding(rf, "TX packets +%lld errors +%lld for %lu frames",
