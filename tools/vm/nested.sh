@@ -45,6 +45,9 @@ NESTED_CMDLINE="console=ttyS0 panic=-1 loglevel=5 edd=off cryptomgr.notests miti
 NESTED_PORT0=5001
 # For comparisons: the in-tree vhost-net, or QEMU's own virtio-net.
 NESTED_BACKEND=${VHNET_NESTED_BACKEND:-vhnet}
+# The guest's accelerator and CPU (kvm and host: nested KVM, tools/vm/ab.sh).
+NESTED_ACCEL=${VHNET_NESTED_ACCEL:-tcg}
+NESTED_CPU=${VHNET_NESTED_CPU:-max}
 declare -gA NESTED_PID=() NESTED_HELPERS=() NESTED_IDX=() NESTED_SINK=()
 declare -gA NESTED_ARGS=() NESTED_RESTARTS=() NESTED_WHY=()
 # After its first line, a guest silent this long is dead (nested-init.sh
@@ -162,7 +165,8 @@ nested_start() {
 	user)      vhost=vhost=off dev=/dev/null ;;
 	*)         vm_die "NESTED_BACKEND: vhnet, vhost-net or user" ;;
 	esac
-	qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m "$NESTED_MEM" \
+	qemu-system-x86_64 -accel "$NESTED_ACCEL" -cpu "$NESTED_CPU" \
+		-smp 1 -m "$NESTED_MEM" \
 		-nodefaults -no-user-config -nographic -monitor none -no-reboot \
 		-serial "file:$NESTED_LOGS/$name.console" \
 		-kernel "$kernel" -initrd "$img" \

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# ab.sh [--runs N] [--arms "ARM..."] [--kernels quick|all|KVER...]
+#
+# A/B test of a nested guest under nested KVM (issue 14): does vhnet make
+# the test VM or its guest die? Each run boots a fresh test VM (TCG, with
+# -cpu qemu64,+svm,+npt so that kvm_amd loads in it), which runs one
+# unmodified-QEMU guest with -accel kvm that boots and pings 10 times.
+# The arms differ only in the backend:
+#   vhnet      vhost=on through /dev/vhnet, the in-tree vhost_net unloaded
+#   vhost-net  vhost=on through the in-tree /dev/vhost-net, vhnet unloaded
+#   vhnet-off  vhnet loaded (its device unused), QEMU's own virtio-net
+# Runs are interleaved (arm by arm, kernel by kernel, round after round).
+# One line per run, then a table per kernel and arm: runs, passed, failed
+# and each failure's signature. Logs: build/ab/<kver>/runs/<arm>-<n>/.
+# Exit status 0 when every run passed.
+#
+# In the test VM (guest-run.sh mode "ab"): ab.sh --in-vm OUT, the arm in
+# VHNET_AB_ARM.
+set -uo pipefail
+# shellcheck source=tools/vm/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tools/vm/nested.sh
+. "$VM_TOP/tools/vm/nested.sh"
+
+in_vm() {
+	local out=$1 res=$1/results arm=${VHNET_AB_ARM:-} rc t0 line why
+	NESTED_OUT=$out NESTED_LOGS=$res/nested NESTED_TMP=/tmp/ab
+	record() { echo "ab: $*" | tee -a "$res/ab.out"; }
+	modprobe kvm_amd 2>/dev/null || modprobe kvm_intel 2>/dev/null
+	if [ ! -c /dev/kvm ]; then
+		record "result=setup why=no-/dev/kvm"
+		return 1
+	fi
+	case $arm in
+	vhnet)
+		nested_unload_vhost_net >/dev/null || { record "result=setup why=vhost_net-busy"; return 1; }
+		NESTED_BACKEND=vhnet ;;
+	vhost-net)
+		rmmod vhnet || { record "result=setup why=vhnet-busy"; return 1; }
+		NESTED_BACKEND="vhost-net" ;;
+	vhnet-off)
+		nested_unload_vhost_net >/dev/null || { record "result=setup why=vhost_net-busy"; return 1; }
+		NESTED_BACKEND=user ;;
+	*)
+		record "result=setup why=unknown-arm-'$arm'"
+		return 1 ;;
+	esac
+	NESTED_ACCEL=kvm NESTED_CPU=host
+	t0=$SECONDS
+	nested_start ab 0 ping || { record "result=setup why=nested_start"; return 1; }
+	nested_wait ab ping 300
+	rc=$?
+	line=$(nested_result ab ping)
+	why=${NESTED_WHY[ab]:-}
+	if [ $rc = 0 ] && [ "$(nested_value "$line" received)" = 10 ]; then
+		record "result=pass arm=$arm secs=$((SECONDS - t0)) $line"
+	else
+		[ -s "$NESTED_LOGS/ab.console" ] || why+="${why:+, }empty guest console"
+		record "result=fail arm=$arm secs=$((SECONDS - t0)) wait=$rc why=${why:-no ping result} ping=${line:-none}"
+	fi
+	nested_stop ab 30 >/dev/null
+	nested_cleanup
+	return 0
+}
+
+# The signature of one run from its logs (RUN directory).
+signature() {
+	local run=$1 line
+	line=$(grep -a '^ab: result=' "$run/results/ab.out" 2>/dev/null | tail -1)
+	case $line in
+	*result=pass*) echo pass; return ;;
+	esac
+	if grep -qa 'Kernel panic' "$run/console.log" 2>/dev/null; then
+		echo "test VM panic: $(grep -a -m1 -o 'Kernel panic.*' "$run/console.log" | tr -d '\r')" \
+			"(Comm: $(grep -a -m1 -o 'Comm: [^ ]*' "$run/console.log" | cut -d' ' -f2))"
+	elif ! vm_log_problems "$run/console.log" >/dev/null; then
+		echo "test VM kernel problem: $(grep -aE -m1 "$VM_BAD_RE" "$run/console.log" | tr -d '\r' | cut -c1-120)"
+	elif [ -n "$line" ]; then
+		echo "guest: ${line#ab: }" | sed 's/ ping=.*//'
+	elif [ -s "$run/vm-failure" ]; then
+		echo "test VM: $(cat "$run/vm-failure")"
+	else
+		echo "test VM: no result"
+	fi
+}
+
+on_host() {
+	local runs=30 arms="vhnet vhost-net vhnet-off" set=quick kver out i arm
+	local run sig t0 fails=0 kernels=() k
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--runs) runs=$2; shift 2 ;;
+		--arms) arms=$2; shift 2 ;;
+		--kernels) set=$2; shift 2 ;;
+		*) vm_die "usage: $0 [--runs N] [--arms \"ARM...\"] [--kernels quick|all]" ;;
+		esac
+	done
+	vm_accel_line
+	mapfile -t kernels < <(vm_kernels "$set")
+	[ ${#kernels[@]} -gt 0 ] || vm_die "no kernel for '$set'"
+	for kver in "${kernels[@]}"; do
+		out=$VM_BUILD/ab/$kver
+		mkdir -p "$out"
+		"$VM_TOP/tools/vm/build-module.sh" --module-only "$kver" "$out" >/dev/null
+		case $? in 0|2) ;; *) vm_die "vhnet.ko for $kver did not build ($out/build.log)" ;; esac
+		nested_initramfs "$kver" "$out" >"$out/nested.log" 2>&1 ||
+			vm_die "nested initramfs for $kver failed ($out/nested.log)"
+		: >"$out/ab.tsv"
+	done
+	for ((i = 1; i <= runs; i++)); do
+		for arm in $arms; do
+			for kver in "${kernels[@]}"; do
+				out=$VM_BUILD/ab/$kver
+				run=$out/runs/$arm-$i
+				rm -rf "$out/results" "$run"
+				mkdir -p "$out/results" "$run"
+				echo "VHNET_AB_ARM=$arm" >"$out/test.env"
+				t0=$SECONDS
+				VM_CPU=qemu64,+svm,+npt vm_boot "$kver" "$out" ab >/dev/null 2>&1
+				mv "$out/results" "$out/console.log" "$out/qemu.log" "$run/" 2>/dev/null
+				[ -f "$out/vm-failure" ] && mv "$out/vm-failure" "$run/"
+				sig=$(signature "$run")
+				[ "$sig" = pass ] || fails=$((fails + 1))
+				printf '%s\t%s\t%s\t%s\t%s\n' "$kver" "$arm" "$i" \
+					$((SECONDS - t0)) "$sig" >>"$out/ab.tsv"
+				vm_msg "[$(echo "$kver" | cut -d. -f1,2)] $arm run $i ($((SECONDS - t0)) s): $sig"
+			done
+		done
+	done
+	vm_msg "==== A/B: nested guest under nested KVM, $runs runs per arm"
+	for kver in "${kernels[@]}"; do
+		for arm in $arms; do
+			awk -F'\t' -v a="$arm" -v k="$kver" '
+				$2 == a { n++; if ($5 == "pass") p++; else sig[$5]++ }
+				END {
+					printf "%s %-10s runs %d passed %d failed %d\n", k, a, n, p, n - p
+					for (s in sig) printf "    %dx %s\n", sig[s], s
+				}' "$VM_BUILD/ab/$kver/ab.tsv"
+		done
+	done
+	for k in "${kernels[@]}"; do vm_msg "logs: $VM_BUILD/ab/$k/runs/"; done
+	[ $fails = 0 ]
+}
+
+if [ "${1:-}" = --in-vm ]; then
+	[ $# = 2 ] || vm_die "usage: $0 --in-vm OUT"
+	in_vm "$2"
+else
+	on_host "$@"
+fi
