@@ -7,6 +7,7 @@
 #   make lint              checkpatch --strict, sparse and shellcheck
 #   make check             full VM test run on every supported kernel
 #   make check-quick       one kernel, for fast iteration
+#   make check-debug       the tests on a KASAN/lockdep/kmemleak/UBSAN kernel
 #   make demo              the main job end to end
 #   make fuzz              ioctl and ring fuzzers, 10^6 each per kernel
 
@@ -14,7 +15,7 @@ KDIR ?= /lib/modules/$(shell uname -r)/build
 PWD := $(CURDIR)
 BUILD ?= $(CURDIR)/build
 
-.PHONY: all modules install clean deps lint sparse check check-quick demo bench fuzz
+.PHONY: all modules install clean deps lint sparse check check-quick check-debug demo bench fuzz
 
 all: modules
 
@@ -41,6 +42,10 @@ check:
 
 check-quick:
 	@tools/vm/deps.sh --quiet && tools/vm/check.sh --quick
+
+# Builds the debug kernel first (once, ~30 min; tools/vm/debug-kernel.sh).
+check-debug:
+	@tools/vm/deps.sh --quiet --debug && tools/vm/check.sh --debug
 
 demo:
 	@tools/vm/deps.sh --quiet && tools/vm/demo.sh

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# check.sh [--all|--quick]
+# check.sh [--all|--quick|--debug]
 #
 # First line: the VM accelerator and why (vm_accel_init in lib.sh). Then,
 # on the host, lint (tools/lint.sh) and the harness's own test
 # (tools/vm/harness_test.sh), one [host] block, skipped with VHNET_ONLY.
 # For every supported kernel (--quick: 6.12 only): build vhnet.ko with W=1
 # and the selftests, boot a VM, run the selftests in it, collect the TAP.
+# --debug: the debug kernel only (tools/vm/debug-kernel.sh builds it once;
+# KASAN, lockdep, kmemleak, UBSAN, debug objects), no [host] block, every
+# test limited to VHNET_TEST_TIMEOUT=2700 s and the VM to
+# VHNET_VM_TIMEOUT=9000 s unless set; what kmemleak finds after the tests
+# (results/kmemleak.txt) is one more failure, and so is no kmemleak report.
 # Prints all TAP (prefixed with the kernel series), a summary line per
 # kernel, and as the very last line "N passed, N failed" over all kernels.
 # N counts kselftest cases ("ok"/"not ok"); each of these adds a failure
@@ -22,8 +27,14 @@ set_name=all
 case ${1:---all} in
 --all) set_name=all ;;
 --quick) set_name=quick ;;
-*) vm_die "usage: $0 [--all|--quick]" ;;
+--debug) set_name=debug ;;
+*) vm_die "usage: $0 [--all|--quick|--debug]" ;;
 esac
+if [ $set_name = debug ]; then
+	# Everything runs several times slower under the checkers.
+	export VHNET_TEST_TIMEOUT=${VHNET_TEST_TIMEOUT:-2700}
+	VM_TIMEOUT=${VHNET_VM_TIMEOUT:-9000}
+fi
 
 total_pass=0 total_fail=0
 summaries=()
@@ -61,10 +72,21 @@ host_checks() {
 	total_fail=$((total_fail + k_fail))
 }
 
-mapfile -t kernels < <(vm_kernels "$set_name")
-want=1
-[ "$set_name" = all ] && want=2
-if [ "${#kernels[@]}" -lt "$want" ]; then
+kernels=()
+if [ $set_name = debug ]; then
+	vm_msg "==== [debug] tools/vm/debug-kernel.sh (log: $VM_BUILD/debug/build.log)"
+	if k=$("$VM_TOP/tools/vm/debug-kernel.sh") && [ -n "$k" ]; then
+		kernels=("$k")
+	else
+		total_fail=$((total_fail + 1))
+		summaries+=("[debug] kernel build: FAILED (log: $VM_BUILD/debug/build.log)")
+	fi
+else
+	mapfile -t kernels < <(vm_kernels "$set_name")
+	want=1
+	[ "$set_name" = all ] && want=2
+fi
+if [ $set_name != debug ] && [ "${#kernels[@]}" -lt "$want" ]; then
 	vm_msg "check: expected $want supported kernel(s), found: ${kernels[*]:-none} (make deps)"
 	total_fail=$((total_fail + 1))
 	summaries+=("missing kernels: FAILED (found: ${kernels[*]:-none})")
@@ -124,8 +146,9 @@ report_test() {
 }
 
 check_kernel() {
-	local kver=$1 label out res brc qrc t0 t1 t2 n=0 f name
+	local kver=$1 label out res brc qrc t0 t1 t2 n=0 f name leaks
 	label=$(echo "$kver" | cut -d. -f1,2)
+	vm_debug_kernel "$kver" && label+=-debug
 	out=$VM_BUILD/$kver
 	res=$out/results
 	k_pass=0 k_fail=0 k_skip=0 k_notes=()
@@ -181,6 +204,15 @@ check_kernel() {
 		   { [ -f "$res/dmesg.txt" ] && ! vm_log_problems "$res/dmesg.txt"; }; then
 			k_failure "kernel problems in the guest log"
 		fi
+		# The debug kernel's leak check (guest-run.sh).
+		if [ $set_name = debug ] && [ ! -f "$res/kmemleak.txt" ]; then
+			k_failure "no kmemleak report ($res/kmemleak.txt)"
+		elif [ -s "$res/kmemleak.txt" ]; then
+			leaks=$(grep -c '^unreferenced object' "$res/kmemleak.txt")
+			k_failure "kmemleak: $leaks unreferenced objects ($res/kmemleak.txt)"
+			vm_msg "[$label] # kmemleak: $leaks unreferenced objects (first 40 lines of $res/kmemleak.txt):"
+			head -40 "$res/kmemleak.txt" | sed "s/^/[$label] #   /"
+		fi
 		vm_msg "==== [$label] build $((t1 - t0))s, VM $((t2 - t1))s"
 	fi
 
@@ -198,8 +230,9 @@ check_kernel() {
 	total_fail=$((total_fail + k_fail))
 }
 
-# (Not when iterating on a few selftests.)
-[ -n "${VHNET_ONLY:-}" ] || host_checks
+# (Not when iterating on a few selftests; make check runs them, not
+# make check-debug.)
+[ -n "${VHNET_ONLY:-}" ] || [ $set_name = debug ] || host_checks
 for k in "${kernels[@]}"; do
 	check_kernel "$k"
 done

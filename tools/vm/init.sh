@@ -5,6 +5,8 @@
 # host's / (9p tag hostroot, read-only) and the writable output directory
 # (tag vmout) at its host path, then chroot into the host userland and run
 #   <vmrepo>/tools/vm/guest-run.sh <vmmode> <vmout>
+# vmmods=DIR: the kernel's modules are in the host's DIR/<uname -r>, not in
+# its /lib/modules (the debug kernel); they are bound there.
 # Everything after that is powered off, whatever happened.
 
 /bin/busybox --install -s /bin
@@ -28,12 +30,13 @@ for m in $(cat /lib/vm/order); do
 	insmod "/lib/vm/$m.ko" || say "cannot load $m"
 done
 
-repo='' out='' mode=''
+repo='' out='' mode='' mods=''
 for w in $(cat /proc/cmdline); do
 	case $w in
 	vmrepo=*) repo=${w#vmrepo=} ;;
 	vmout=*)  out=${w#vmout=} ;;
 	vmmode=*) mode=${w#vmmode=} ;;
+	vmmods=*) mods=${w#vmmods=} ;;
 	vmtesttimeout=*) export VHNET_TEST_TIMEOUT="${w#vmtesttimeout=}" ;;
 	esac
 done
@@ -68,6 +71,12 @@ mkdir -p "$r$repo" 2>/dev/null
 mount --bind /mnt/repo "$r$repo" || { say "cannot bind $repo"; off; }
 mkdir -p "$r$out" 2>/dev/null
 mount -t 9p -o "$o9p" vmout "$r$out" || { say "cannot mount $out"; off; }
+if [ -n "$mods" ]; then
+	k=$(uname -r)
+	{ mount -t tmpfs tmpfs $r/lib/modules && mkdir "$r/lib/modules/$k" &&
+	  mount --bind "$r$mods/$k" "$r/lib/modules/$k"; } ||
+		{ say "cannot bind $mods/$k to /lib/modules/$k"; off; }
+fi
 
 chroot $r /bin/bash "$repo/tools/vm/guest-run.sh" "$mode" "$out"
 say "guest-run.sh exited with status $?"

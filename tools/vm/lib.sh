@@ -3,6 +3,12 @@
 # Shared shell functions for the vhnet VM tooling. Sourced (bash), never run.
 #
 #   vm_kernels quick|all        supported kernel versions, one a line
+#   vm_debug_kernel KVER        whether KVER is the debug kernel
+#                               (tools/vm/debug-kernel.sh), not an installed one
+#   vm_modroot KVER             the root KVER's lib/modules is under: / or
+#                               the debug kernel's build/debug/root
+#   vm_kdir KVER                KVER's kernel build tree (make -C KDIR M=...)
+#   vm_kimage KVER              KVER's kernel image (bzImage)
 #   vm_copy_src DEST            fresh copy of the module sources into DEST
 #   vm_kbuild KVER SRC LOG ARGS build SRC against KVER, log to LOG
 #   vm_initramfs KVER           (cached) busybox initramfs that mounts 9p
@@ -38,8 +44,13 @@ VM_ACCEL_CACHE=${VHNET_ACCEL_CACHE:-${XDG_CACHE_HOME:-${HOME:-$VM_BUILD}/.cache}
 VM_QEMU_DEAD_RE='KVM internal error|kvm run failed|KVM: entry failed'
 
 # Kernel log lines that mean something went wrong in the guest kernel.
-# Our own scripts never print these words.
+# Our own scripts never print these words. Most reports of the debug
+# kernel's checkers start with BUG: or WARNING: too; the rest (and a
+# kmemleak that gave up) are named. Its leaks are counted by check.sh from
+# results/kmemleak.txt, not from kmemleak's "N new suspected" line.
 VM_BAD_RE='Oops|BUG:|WARNING:|general protection|soft lockup|hung task|blocked for more than|Call Trace|Kernel panic|kernel BUG|UBSAN:|refcount_t:|list_(add|del) corruption'
+VM_BAD_RE+='|KASAN:|ODEBUG:|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|sleeping function called from invalid context'
+VM_BAD_RE+='|kmemleak: (Memory pool empty|Cannot allocate a kmemleak_object|Kernel memory leak detector disabled)'
 
 vm_msg() { printf '%s\n' "$*"; }
 vm_die() { printf 'vm: error: %s\n' "$*" >&2; exit 1; }
@@ -65,6 +76,33 @@ vm_kernels() {
 	return 0
 }
 
+# The debug kernel's modules are installed under VM_BUILD/debug/root, its
+# build tree is what lib/modules/KVER/build there points to; an installed
+# kernel has /lib/modules/KVER and /boot/vmlinuz-KVER.
+vm_debug_kernel() {
+	[ -d "$VM_BUILD/debug/root/lib/modules/$1" ]
+}
+
+vm_modroot() {
+	if vm_debug_kernel "$1"; then echo "$VM_BUILD/debug/root"; else echo /; fi
+}
+
+vm_kdir() {
+	if vm_debug_kernel "$1"; then
+		echo "$VM_BUILD/debug/root/lib/modules/$1/build"
+	else
+		echo "/lib/modules/$1/build"
+	fi
+}
+
+vm_kimage() {
+	if vm_debug_kernel "$1"; then
+		echo "$(vm_kdir "$1")/arch/x86/boot/bzImage"
+	else
+		echo "/boot/vmlinuz-$1"
+	fi
+}
+
 # A private copy per kernel so that two kernels never share object files,
 # and a clean one each time so that W=1 sees every file compile.
 vm_copy_src() {
@@ -80,16 +118,17 @@ vm_copy_src() {
 vm_kbuild() {
 	local kver=$1 src=$2 log=$3
 	shift 3
-	make -C "/lib/modules/$kver/build" M="$src" "$@" modules >"$log" 2>&1
+	make -C "$(vm_kdir "$kver")" M="$src" "$@" modules >"$log" 2>&1
 }
 
 # Module files (paths, dependency order, each once) that loading MODULE...
 # on KVER needs; built-in ones are skipped.
 vm_module_files() {
-	local kver=$1 m
+	local kver=$1 m root=()
 	shift
+	vm_debug_kernel "$kver" && root=(-d "$(vm_modroot "$kver")")
 	for m in "$@"; do
-		modprobe -S "$kver" --show-depends "$m" ||
+		modprobe "${root[@]}" -S "$kver" --show-depends "$m" ||
 			vm_die "cannot resolve module $m for $kver"
 	done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }'
 }
@@ -113,6 +152,7 @@ vm_busybox_initramfs() {
 	# Private staging names: a demo and a check may build this at once.
 	stage=$(mktemp -d "$img.XXXXXX") || return 1
 	mkdir -p "$stage"/{bin,dev,proc,sys,mnt/root,lib/vm}
+	: >"$stage/lib/vm/order"	# (all built in: none)
 	cp /bin/busybox "$stage/bin/busybox"
 	cp "$init" "$stage/init"
 	chmod 755 "$stage/init"
@@ -235,7 +275,7 @@ vm_kvm_probe() {
 	vm_qemu_watched "$VM_KVM_PROBE_SECS" 0 "$dir/qemu.log" "$dir/console.log" \
 		-machine q35 -accel kvm -cpu max -smp 1 -m 256 \
 		-nographic -monitor none -serial "file:$dir/console.log" \
-		-no-reboot -nic none -kernel "/boot/vmlinuz-$kver" -initrd "$img" \
+		-no-reboot -nic none -kernel "$(vm_kimage "$kver")" -initrd "$img" \
 		-append "console=ttyS0 panic=-1"
 	rc=$?
 	grep -qa '^vhnet-kvm-probe: ok' "$dir/console.log" 2>/dev/null && return 0
@@ -256,7 +296,7 @@ vm_accel_key() {
 	{
 		uname -srvm
 		"$qemu" --version 2>&1 | head -1
-		stat -Lc '%n %s %Y' "$qemu" "/boot/vmlinuz-$1" "$VM_TOP/tools/vm/probe-init.sh"
+		stat -Lc '%n %s %Y' "$qemu" "$(vm_kimage "$1")" "$VM_TOP/tools/vm/probe-init.sh"
 		stat -Lc '%t:%T' "$VM_KVM_DEV"
 		grep -m1 '^model name' /proc/cpuinfo
 	} 2>&1 | sha256sum | cut -d' ' -f1
@@ -322,18 +362,25 @@ vm_accel_line() {
 
 # Boot KVER with the host's / read-only and OUT writable at the same path,
 # and run "tools/vm/guest-run.sh MODE OUT" from this work tree in the guest.
+# The debug kernel's modules are not in the host's /lib/modules: init.sh
+# binds them there (vmmods=).
 # Serial console: OUT/console.log. Returns QEMU's status as
 # vm_qemu_watched does (124: timed out, 125: dead), and writes what went
 # wrong to OUT/vm-failure.
 vm_boot() {
-	local kver=$1 out=$2 mode=$3 img cmdline rc
+	local kver=$1 out=$2 mode=$3 img cmdline rc mods=
 	out=$(cd "$out" && pwd -P)
-	case "$VM_TOP$out" in
-	*[[:space:]]*) vm_die "paths with whitespace cannot go on a kernel command line: $VM_TOP, $out" ;;
+	# (Physical: init.sh resolves it before the chroot.)
+	if vm_debug_kernel "$kver"; then
+		mods=$(cd "$(vm_modroot "$kver")/lib/modules" && pwd -P) ||
+			vm_die "no modules for $kver"
+	fi
+	case "$VM_TOP$out$mods" in
+	*[[:space:]]*) vm_die "paths with whitespace cannot go on a kernel command line: $VM_TOP, $out, $mods" ;;
 	esac
 	img=$(vm_initramfs "$kver") || vm_die "initramfs for $kver failed"
 	cmdline="console=ttyS0 panic=-1 panic_on_warn=0 softlockup_panic=0"
-	cmdline+=" vmrepo=$VM_TOP vmout=$out vmmode=$mode"
+	cmdline+=" vmrepo=$VM_TOP vmout=$out vmmode=$mode${mods:+ vmmods=$mods}"
 	# guest-run.sh's per-test limit, if set here.
 	[ -z "${VHNET_TEST_TIMEOUT:-}" ] || cmdline+=" vmtesttimeout=$VHNET_TEST_TIMEOUT"
 	rm -f "$out/console.log" "$out/vm-failure"
@@ -343,7 +390,7 @@ vm_boot() {
 		-smp "$VM_SMP" -m "$VM_MEM" \
 		-nographic -monitor none -serial "file:$out/console.log" \
 		-no-reboot -nic none \
-		-kernel "/boot/vmlinuz-$kver" -initrd "$img" -append "$cmdline" \
+		-kernel "$(vm_kimage "$kver")" -initrd "$img" -append "$cmdline" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs "local,path=$out,mount_tag=vmout,security_model=none,multidevs=remap"
 	rc=$?

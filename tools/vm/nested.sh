@@ -10,7 +10,8 @@
 #                               tools/vm/nested-init.sh as /init), the
 #                               random data.bin the guest receives and echoes
 #                               and, if KVER can boot that way, the
-#                               uncompressed OUT/nested/vmlinux
+#                               uncompressed OUT/nested/vmlinux; KVER (an
+#                               installed kernel) in OUT/nested/kver
 # In the test VM:
 #   nested_unload_vhost_net     remove the in-tree vhost_net (and vhost, ...)
 #   nested_start NAME IDX STEPS [DEVICE-OPTIONS]
@@ -68,6 +69,7 @@ nested_initramfs() {
 	fi
 	[ "$dir/data.md5" -nt "$data" ] ||
 		md5sum <"$data" | cut -d' ' -f1 >"$dir/data.md5"
+	echo "$kver" >"$dir/kver"
 	nested_vmlinux "$kver" "$dir/vmlinux" ||
 		echo "nested: booting the compressed /boot/vmlinuz-$kver"
 	vm_busybox_initramfs "$dir/initramfs.img" \
@@ -130,7 +132,8 @@ nested_start() {
 	local name=$1 idx=$2 steps=$3 devopts=${4:-} tap net port img
 	local kver vhost dev kernel
 	: "${NESTED_OUT:?}" "${NESTED_LOGS:?}" "${NESTED_TMP:?}"
-	kver=$(uname -r)
+	# The test VM's kernel unless build-module.sh chose another one.
+	kver=$(cat "$NESTED_OUT/nested/kver" 2>/dev/null) || kver=$(uname -r)
 	tap=tap$idx net=10.0.$((idx + 2)) port=$((NESTED_PORT0 + 10 * idx))
 	img=$NESTED_OUT/nested/initramfs.img
 	kernel=$NESTED_OUT/nested/vmlinux
