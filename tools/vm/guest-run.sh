@@ -7,6 +7,7 @@
 #   test  runs every OUT/selftests/*_test (sorted), each under a time limit
 #   demo  runs the in-VM part of tools/vm/demo.sh (make demo)
 #   bench runs tools/bench/run-guest.sh OUT (make bench; tools/vm/bench.sh)
+#   ab    runs one nested-KVM guest for tools/vm/ab.sh
 # Results go to OUT/results/ (a host directory shared writable):
 #   <test>.tap / .err / .rc / .time       stdout, stderr, exit status, seconds
 #                                         (.rc "hung": stuck past its limit)
@@ -92,7 +93,7 @@ fi
 export VHNET_KO=$ko VHNET_DEV=/dev/vhnet
 # VHNET_FUZZ_*=number settings from the host (check.sh writes them).
 while IFS='=' read -r k v; do
-	case $k in VHNET_FUZZ_[A-Z]*) export "$k=$v" ;; esac
+	case $k in VHNET_FUZZ_[A-Z]*|VHNET_AB_ARM) export "$k=$v" ;; esac
 done 2>/dev/null <"$out/test.env"
 
 # guarded SECS CMD...: run CMD; if it is still there after SECS seconds
@@ -193,6 +194,10 @@ demo)
 	# Its progress lines go to the console, which demo.sh on the host
 	# shows; it reports its own failures.
 	"$(dirname "$0")/demo.sh" --in-vm "$out"
+	;;
+ab)
+	# One nested-KVM guest for tools/vm/ab.sh, which reads the result.
+	"$(dirname "$0")/ab.sh" --in-vm "$out"
 	;;
 bench)
 	if [ $loaded = 1 ]; then

@@ -34,6 +34,8 @@ VM_BUILD=${VHNET_BUILD:-$VM_TOP/build}
 VM_TIMEOUT=${VHNET_VM_TIMEOUT:-2100}
 VM_MEM=${VHNET_VM_MEM:-2048}
 VM_SMP=${VHNET_VM_SMP:-2}
+# The VM's CPU model (tools/vm/ab.sh: qemu64,+svm,+npt for nested KVM).
+VM_CPU=${VHNET_VM_CPU:-max}
 # A VM whose console stays silent this long is dead (guest-run.sh prints
 # a sign of life every 60 s).
 VM_SILENCE=${VHNET_VM_SILENCE:-300}
@@ -386,7 +388,7 @@ vm_boot() {
 	rm -f "$out/console.log" "$out/vm-failure"
 	vm_accel_init
 	vm_qemu_watched "$VM_TIMEOUT" "$VM_SILENCE" "$out/qemu.log" "$out/console.log" \
-		-machine q35 -accel "$VM_ACCEL" -cpu max \
+		-machine q35 -accel "$VM_ACCEL" -cpu "$VM_CPU" \
 		-smp "$VM_SMP" -m "$VM_MEM" \
 		-nographic -monitor none -serial "file:$out/console.log" \
 		-no-reboot -nic none \
