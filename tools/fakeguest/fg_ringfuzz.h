@@ -35,6 +35,8 @@ enum fg_rf_kind {
 	FG_RF_COUNT
 };
 
+struct fg_rf_result;
+
 struct fg_rf_cfg {
 	const char *dev_path;
 	__u32 seed;
@@ -43,6 +45,10 @@ struct fg_rf_cfg {
 	unsigned int close_limit_ms;	/* close() must return within */
 	unsigned int turns_limit;	/* most loop turns in one pass */
 	unsigned int id;		/* unique interface-name base */
+	/* Called every @progress_every rings, if set. */
+	unsigned long progress_every;
+	void (*progress)(const struct fg_rf_result *res, void *arg);
+	void *progress_arg;
 };
 
 struct fg_rf_result {

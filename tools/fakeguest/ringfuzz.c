@@ -845,8 +845,14 @@ int fg_rf_run(const struct fg_rf_cfg *cfg, struct fg_rf_result *res)
 			break;
 		}
 		while (!ret && res->rings - start < cfg->rings_per_dev &&
-		       res->rings - start < left)
+		       res->rings - start < left) {
+			unsigned long before = res->rings;
+
 			ret = rf_round(rf);
+			if (cfg->progress && res->rings != before &&
+			    !(res->rings % cfg->progress_every))
+				cfg->progress(res, cfg->progress_arg);
+		}
 		if (rf_dev_down(rf))
 			ret = -1;
 		left -= res->rings - start < left ? res->rings - start : left;
