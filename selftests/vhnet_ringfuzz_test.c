@@ -231,16 +231,16 @@ TEST_F_TIMEOUT(rings, hostile_rounds, 20000)
 	long slab;
 	int ret, i, n;
 
-	/* Warm the caches first, so that Slab is compared like for like. */
+	ASSERT_LE(1, procs);
+	ASSERT_GE(MAX_PROCS, procs);
+	/* Warm the caches first, as many processes at once: like for like. */
 	rf_cfg(&c, seed ^ 0x5a5a5a5a, WARMUP_RINGS);
-	ret = fg_rf_run(&c, &res);
+	ret = run_procs(seed ^ 0x5a5a5a5a, WARMUP_RINGS * procs, procs, &res);
 	ASSERT_EQ(0, ret) TH_LOG("warm-up: %s", res.finding);
 	self->slab_before = fg_settled_slab_kb();
 	ASSERT_LT(0, self->slab_before);
 	self->ncaches = fg_slab_snapshot(self->caches, FG_NSLABS);
 
-	ASSERT_LE(1, procs);
-	ASSERT_GE(MAX_PROCS, procs);
 	ksft_print_msg("seed %u, %lu hostile rings in %u processes, %u per device\n",
 		       seed, rings, procs, c.rings_per_dev);
 	t0 = now_s();
