@@ -375,8 +375,12 @@ int fg_packet_open(const char *ifname, bool vnet_hdr, int bufsz)
 	sll.sll_ifindex = fg_if_index(ifname);
 	if (sll.sll_ifindex < 0)
 		return sll.sll_ifindex;
-	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
-		    htons(ETH_P_ALL));
+	/*
+	 * Protocol 0 until bind(): a socket made with ETH_P_ALL receives
+	 * from every interface until it is bound, frames of other tests
+	 * (or fuzzing processes) included.
+	 */
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	if (vnet_hdr &&
