@@ -91,9 +91,12 @@ else
 	setup_fail "insmod $ko"
 fi
 export VHNET_KO=$ko VHNET_DEV=/dev/vhnet
-# VHNET_FUZZ_*=number settings from the host (check.sh writes them).
+# VHNET_FUZZ_*, VHNET_FRAMES, VHNET_LIFE_CYCLES=number settings from the
+# host (check.sh writes them).
 while IFS='=' read -r k v; do
-	case $k in VHNET_FUZZ_[A-Z]*|VHNET_AB_ARM) export "$k=$v" ;; esac
+	case $k in
+	VHNET_FUZZ_[A-Z]*|VHNET_FRAMES|VHNET_LIFE_CYCLES|VHNET_AB_ARM) export "$k=$v" ;;
+	esac
 done 2>/dev/null <"$out/test.env"
 
 # guarded SECS CMD...: run CMD; if it is still there after SECS seconds
@@ -230,6 +233,13 @@ if [ -e "$kmemleak" ]; then
 	else
 		say "kmemleak: $(grep -c '^unreferenced object' "$res/kmemleak.txt") unreferenced objects"
 	fi
+fi
+
+# Lockdep turns itself off after its first report, and on some taints:
+# later lock bugs would go unreported.
+if [ -r /proc/lockdep_stats ] &&
+   ! grep -Eq '^ *debug_locks: *1$' /proc/lockdep_stats; then
+	setup_fail "lockdep is off at the end ($(grep -E 'debug_locks' /proc/lockdep_stats | xargs); taint $(cat /proc/sys/kernel/tainted))"
 fi
 
 kill "$heartbeat" 2>/dev/null
