@@ -40,7 +40,7 @@ if [ $set_name = debug ]; then
 fi
 
 total_pass=0 total_fail=0
-summaries=()
+summaries=() fail_ctx=()
 
 # The first line: which accelerator the VMs get, and why.
 vm_accel_line
@@ -117,6 +117,16 @@ report_test() {
 	' "$tap" 2>/dev/null || echo "0 0 0 -1")
 	read -r p f s plan <<<"$counts"
 	k_pass=$((k_pass + p)) k_fail=$((k_fail + f)) k_skip=$((k_skip + s))
+	# Name each failed case in the summary, with its last diagnostics, so
+	# that the tail of the output alone says what failed.
+	if [ "$f" -gt 0 ]; then
+		k_notes+=("$(sed -n "s/^not ok [0-9]* /$name: /p" "$tap" | paste -sd, -)")
+		fail_ctx+=("$(awk -v l="$label" '
+			/^#  RUN / { n = 0 }
+			{ ctx[n++ % 6] = $0 }
+			/^not ok / { for (i = n > 6 ? n - 6 : 0; i < n; i++) print "[" l "] " ctx[i % 6] }
+		' "$tap")")
+	fi
 
 	if [ -z "$rc" ]; then
 		bad="did not run to the end (guest died?)"
@@ -240,6 +250,10 @@ for k in "${kernels[@]}"; do
 	check_kernel "$k"
 done
 
+if [ ${#fail_ctx[@]} -gt 0 ]; then
+	vm_msg "==== failed cases (their last lines)"
+	printf '%s\n' "${fail_ctx[@]}"
+fi
 vm_msg "==== summary"
 for s in "${summaries[@]}"; do
 	vm_msg "$s"
