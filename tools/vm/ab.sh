@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# ab.sh [--runs N] [--arms "ARM..."] [--kernels quick|all|KVER...]
+# ab.sh [--runs N] [--arms "ARM..."] [--kernels quick|all|debug]
 #
 # A/B test of a nested guest under nested KVM (issue 14): does vhnet make
 # the test VM or its guest die? Each run boots a fresh test VM (TCG, with
@@ -11,6 +11,8 @@
 #   vhost-net  vhost=on through the in-tree /dev/vhost-net, vhnet unloaded
 #   vhnet-off  vhnet loaded (its device unused), QEMU's own virtio-net
 # Runs are interleaved (arm by arm, kernel by kernel, round after round).
+# --kernels debug: the KASAN + lockdep kernel (tools/vm/debug-kernel.sh);
+# its KASAN, lockdep and UBSAN reports count as test VM kernel problems.
 # One line per run, then a table per kernel and arm: runs, passed, failed
 # and each failure's signature. Logs: build/ab/<kver>/runs/<arm>-<n>/.
 # Exit status 0 when every run passed.
@@ -93,11 +95,19 @@ on_host() {
 		--runs) runs=$2; shift 2 ;;
 		--arms) arms=$2; shift 2 ;;
 		--kernels) set=$2; shift 2 ;;
-		*) vm_die "usage: $0 [--runs N] [--arms \"ARM...\"] [--kernels quick|all]" ;;
+		*) vm_die "usage: $0 [--runs N] [--arms \"ARM...\"] [--kernels quick|all|debug]" ;;
 		esac
 	done
 	vm_accel_line
-	mapfile -t kernels < <(vm_kernels "$set")
+	if [ "$set" = debug ]; then
+		# The KASAN + lockdep kernel (built once, cached).
+		if ! k=$("$VM_TOP/tools/vm/debug-kernel.sh") || [ -z "$k" ]; then
+			vm_die "tools/vm/debug-kernel.sh failed ($VM_BUILD/debug/build.log)"
+		fi
+		kernels=("$k")
+	else
+		mapfile -t kernels < <(vm_kernels "$set")
+	fi
 	[ ${#kernels[@]} -gt 0 ] || vm_die "no kernel for '$set'"
 	for kver in "${kernels[@]}"; do
 		out=$VM_BUILD/ab/$kver
