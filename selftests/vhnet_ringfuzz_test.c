@@ -128,6 +128,9 @@ static int run_procs(__u32 seed, unsigned long rings, unsigned int procs,
 		}
 		sum->tx_frames += res[i].tx_frames;
 		sum->rx_frames += res[i].rx_frames;
+		sum->drained += res[i].drained;
+		if (res[i].drained_max > sum->drained_max)
+			sum->drained_max = res[i].drained_max;
 		if (res[i].turns_max > sum->turns_max)
 			sum->turns_max = res[i].turns_max;
 		if (res[i].pass_us_max > sum->pass_us_max)
@@ -196,6 +199,8 @@ static void report(const struct fg_rf_result *r, double secs)
 			       fg_rf_kind_name(k), r->kinds[k], r->flagged[k]);
 	ksft_print_msg("valid frames verified: tx %lu rx %lu\n", r->tx_frames,
 		       r->rx_frames);
+	ksft_print_msg("hostile frames drained from the host before traffic: %lu (most %lu)\n",
+		       r->drained, r->drained_max);
 	ksft_print_msg("worst pass: %u turns (limit %u), %llu us; slowest close %u ms\n",
 		       r->turns_max, TURNS_LIMIT, r->pass_us_max, r->close_ms_max);
 	if (r->findings)

@@ -17,15 +17,17 @@ static int vhnet_stats_show(struct seq_file *s, void *unused)
 	int i;
 
 	for (i = 0; i < VHNET_NVQS; i++) {
-		const struct vhnet_vq_stats *st = &dev->vqs[i].stats;
+		const struct vhnet_vq *vq = &dev->vqs[i];
+		const struct vhnet_vq_stats *st = &vq->stats;
 
 		/* Counters are written by the worker only; a racy read is fine. */
-		seq_printf(s, "%s packets %llu bytes %llu errors %llu signals %llu broken %llu last_error %d turns_max %u pass_us_max %llu\n",
+		seq_printf(s, "%s packets %llu bytes %llu errors %llu signals %llu broken %llu last_error %d turns_max %u pass_us_max %llu kicks %lld\n",
 			   names[i], READ_ONCE(st->packets), READ_ONCE(st->bytes),
 			   READ_ONCE(st->errors), READ_ONCE(st->signals),
 			   READ_ONCE(st->broken), READ_ONCE(st->last_error),
 			   READ_ONCE(st->turns_max),
-			   div_u64(READ_ONCE(st->pass_ns_max), NSEC_PER_USEC));
+			   div_u64(READ_ONCE(st->pass_ns_max), NSEC_PER_USEC),
+			   (s64)atomic64_read(&vq->kick_poll.wakeups));
 	}
 	return 0;
 }

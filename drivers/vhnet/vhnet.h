@@ -70,6 +70,7 @@ struct vhnet_poll {
 	__poll_t mask;
 	struct vhnet_dev *dev;
 	struct vhnet_work *work;
+	atomic64_t wakeups;	/* matching wakeups (kicks, for kick_poll) */
 };
 
 struct vhnet_vq_stats {

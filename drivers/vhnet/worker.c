@@ -132,6 +132,7 @@ static int vhnet_poll_wake(wait_queue_entry_t *wait, unsigned int mode,
 
 	if (!(key_to_poll(key) & poll->mask))
 		return 0;
+	atomic64_inc(&poll->wakeups);
 	vhnet_work_queue(poll->dev, poll->work);
 	return 0;
 }
@@ -158,6 +159,7 @@ void vhnet_poll_init(struct vhnet_poll *poll, struct vhnet_dev *dev,
 	poll->dev = dev;
 	poll->work = work;
 	poll->wqh = NULL;
+	atomic64_set(&poll->wakeups, 0);
 }
 
 /* Hook @file's wait queue; queue the work now if it is already ready. */

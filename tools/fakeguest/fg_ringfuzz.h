@@ -57,11 +57,13 @@ struct fg_rf_result {
 	unsigned long kinds[FG_RF_COUNT];
 	unsigned long flagged[FG_RF_COUNT];	/* rounds that broke a queue */
 	unsigned long tx_frames, rx_frames;	/* valid traffic verified */
+	/* Hostile rounds' frames left on the host socket, drained. */
+	unsigned long drained, drained_max;
 	unsigned int turns_max;			/* worst pass over all devices */
 	unsigned long long pass_us_max;
 	unsigned int close_ms_max;
 	unsigned long findings;
-	char finding[512];			/* the first one */
+	char finding[1024];			/* the first one */
 };
 
 const char *fg_rf_kind_name(enum fg_rf_kind kind);

@@ -48,6 +48,8 @@ void fg_host_count_drops(struct fg_host *h, const char *ifname,
 /* Sum of counted drops since the counters were armed. */
 long long fg_host_drops(struct fg_host *h);
 void fg_host_arm_drops(struct fg_host *h);
+/* Discard what is queued on the host socket; the count, or -errno. */
+long fg_host_drain(const struct fg_host *h);
 
 /*
  * Send one self-checking frame of @len bytes (stream @stream, seq @seq)

@@ -24,6 +24,7 @@
 
 #include "fg_env.h"
 #include "fg_hostile.h"
+#include "fg_net.h"
 #include "fg_ringfuzz.h"
 #include "fg_sys.h"
 
@@ -87,7 +88,7 @@ const char *fg_rf_kind_name(enum fg_rf_kind kind)
 static int rf_finding(struct rf *rf, const char *fmt, ...)
 {
 	struct fg_rf_result *res = rf->res;
-	char msg[400];
+	char msg[900];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -610,6 +611,7 @@ static int rf_traffic(struct rf *rf)
 	struct fg_traffic_result tr;
 	struct fg_traffic_cfg t;
 	long long pkts, errs;
+	long drained;
 	int ret;
 
 	if (rf_settle(rf, FG_TXQ) || rf_settle(rf, FG_RXQ) ||
@@ -624,16 +626,36 @@ static int rf_traffic(struct rf *rf)
 	t.epoch = ++rf->epoch;
 	t.reorder_ok = !fg_env_keeps_order(rf->backend);
 	t.plan.seed = rf->cfg->seed ^ rf->round;
+	/*
+	 * What hostile rounds sent out is still queued on the host socket:
+	 * enough of it (up to a ring of 64 KiB frames per round) would fill
+	 * its buffer and the stack would drop the valid frames on arrival.
+	 */
+	drained = fg_host_drain(&rf->rig.env.host);
+	if (drained < 0)
+		return rf_finding(rf, "draining the host socket: %s",
+				  strerror(-drained));
+	rf->res->drained += drained;
+	if ((unsigned long)drained > rf->res->drained_max)
+		rf->res->drained_max = drained;
+	fg_packet_drops(rf->rig.env.host.fd);	/* reading clears it */
 	pkts = rf_stat(rf, FG_TXQ, "packets");
 	errs = rf_stat(rf, FG_TXQ, "errors");
 	ret = fg_rig_run(&rf->rig, &t, &tr);
-	if (ret)
-		return rf_finding(rf, "valid traffic: %s", tr.err);
-	if (tr.tx_recv != t.tx_frames ||
-	    tr.rx_recv + tr.rx_dropped != t.rx_frames)
-		return rf_finding(rf, "valid traffic: tx %lu/%lu rx %lu+%lu dropped/%lu",
-				  tr.tx_recv, t.tx_frames, tr.rx_recv,
-				  tr.rx_dropped, t.rx_frames);
+	if (ret || tr.tx_recv != t.tx_frames ||
+	    tr.rx_recv + tr.rx_dropped != t.rx_frames) {
+		char env[400], got[100];
+
+		fg_env_dump(&rf->rig.env, env, sizeof(env));
+		snprintf(got, sizeof(got), "tx %lu/%lu rx %lu+%lu/%lu",
+			 tr.tx_recv, t.tx_frames, tr.rx_recv, tr.rx_dropped,
+			 t.rx_frames);
+		return rf_finding(rf, "valid traffic: %s %s; TX +%lld errors +%lld (%lld); %s",
+				  ret ? tr.err : "", got,
+				  rf_stat(rf, FG_TXQ, "packets") - pkts,
+				  rf_stat(rf, FG_TXQ, "errors") - errs,
+				  rf_stat(rf, FG_TXQ, "last_error"), env);
+	}
 	/* The counter moves after the frame left: let the worker finish. */
 	rf->clean[FG_TXQ] = true;
 	if (rf_settle(rf, FG_TXQ))

@@ -107,6 +107,16 @@ long long fg_host_drops(struct fg_host *h)
 	return sum + h->pkt_drops;
 }
 
+long fg_host_drain(const struct fg_host *h)
+{
+	__u8 buf[64];	/* MSG_TRUNC: the rest of each frame goes too */
+	long n = 0;
+
+	while (recv(h->fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC) >= 0)
+		n++;
+	return errno == EAGAIN || errno == EWOULDBLOCK ? n : -errno;
+}
+
 int fg_host_send(const struct fg_host *h, __u32 stream, __u32 seq,
 		 size_t len)
 {

@@ -48,7 +48,7 @@ in_vm() {
 		record "result=setup why=unknown-arm-'$arm'"
 		return 1 ;;
 	esac
-	NESTED_ACCEL=kvm NESTED_CPU=host
+	NESTED_ACCEL=kvm
 	t0=$SECONDS
 	nested_start ab 0 ping || { record "result=setup why=nested_start"; return 1; }
 	nested_wait ab ping 300

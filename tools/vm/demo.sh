@@ -5,9 +5,11 @@
 # Builds vhnet.ko for the 6.12 kernel, boots the test VM (KVM if a probe
 # boot under /dev/kvm works, else TCG; see vm_accel_init), loads vhnet there and starts an unmodified QEMU
 # guest on it with "-netdev tap,vhost=on,vhostforce=on,vhostfd=3
-# 3<>/dev/vhnet" (the nested guest of tools/vm/nested.sh). The guest pings
+# 3<>/dev/vhnet" (the nested guest of tools/vm/nested.sh), under nested
+# KVM if it works in the VM (nested_accel_init), else TCG. The guest pings
 # the VM and moves 16 MiB over TCP each way; then vhnet's worker thread
-# and counters are shown and everything shuts down. One line per phase
+# and counters are shown, and which path kicks and interrupts took (KVM's
+# ioeventfd and irqfd, or QEMU), and everything shuts down. One line per phase
 # here, full logs in build/demo/<kver>/ (named at the end). Exit status 0
 # if all went well.
 #
@@ -60,12 +62,20 @@ in_vm() {
 		{ failed "cannot remove the in-tree vhost_net"; return 1; }
 	say "[vm] $(uname -r) up: vhnet.ko loaded (/dev/vhnet: $(stat -c '%A, char %Hr:%Lr' /dev/vhnet)), in-tree vhost_net not loaded${removed:+ (removed $(xargs <<<"$removed"))}"
 
+	say "[guest] checking for nested KVM ..."
+	nested_accel_init
+	say "[guest] accelerator: $NESTED_ACCEL ($NESTED_ACCEL_WHY)"
+	summary "guest accel" "$NESTED_ACCEL ($NESTED_ACCEL_WHY)"
 	t0=$SECONDS
 	nested_start demo 0 ping,rx,tx || { failed "cannot set up tap0 for the nested guest"; return 1; }
 	pid=${NESTED_PID[demo]}
 	say "[guest] qemu-system-x86_64 pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" |
-		grep -o -- '-netdev [^ ]* -device [^ ]*') 3<>/dev/vhnet"
-	say "[guest] booting a $(uname -r) guest under TCG inside the VM (a minute or more) ..."
+		grep -o -- '-accel [^ ]* .*-netdev [^ ]* -device [^ ]*' | sed 's/ -smp.*-netdev/ ... -netdev/') 3<>/dev/vhnet"
+	if [ "$NESTED_ACCEL" = kvm ]; then
+		say "[guest] booting a $(uname -r) guest under nested KVM inside the VM ..."
+	else
+		say "[guest] booting a $(uname -r) guest under TCG inside the VM (a minute or more) ..."
+	fi
 	# shellcheck disable=SC2317  # called by nested_wait
 	nested_tick() {
 		[ "$1" -ge "$next_tick" ] || return 0
@@ -79,8 +89,9 @@ in_vm() {
 	unset -f nested_tick
 	if [ "${NESTED_RESTARTS[demo]:-0}" != 0 ]; then
 		pid=${NESTED_PID[demo]}
-		say "[guest] (its kernel died in early boot ${NESTED_RESTARTS[demo]} time(s), before vhost started: a TCG-in-TCG problem; started again as pid $pid)"
+		say "[guest] (its kernel died in early boot ${NESTED_RESTARTS[demo]} time(s), before vhost started; started again as pid $pid)"
 	fi
+	nested_path_mark demo
 	say "[guest] up after $((SECONDS - t0)) s: eth0 $(nested_value "$(nested_result demo up)" ip), the VM's side tap0 10.0.2.1/24"
 	summary "guest boot" "$((SECONDS - t0)) s"
 
@@ -142,6 +153,19 @@ in_vm() {
 		say "[vhnet] /sys/kernel/debug/vhnet/$pid-*/stats: $line"
 		summary "vhnet ${line%% *}" "${line#* }"
 	done <<<"$stats"
+	if [ "$NESTED_ACCEL" = kvm ]; then
+		if line=$(nested_path demo); then
+			say "[path] kicks through KVM's ioeventfd, interrupts through its irqfd: $line"
+			summary "path" "ioeventfd + irqfd: $line"
+		else
+			failed "path: not KVM's ioeventfd and irqfd: $line"
+		fi
+	elif line=$(nested_path_tcg demo); then
+		say "[path] TCG: $line"
+		summary "path" "TCG, QEMU relays: $line"
+	else
+		failed "path: $line"
+	fi
 
 	say "[shutdown] powering the guest off ..."
 	nested_stop demo

@@ -46,11 +46,15 @@ NESTED_CMDLINE="console=ttyS0 panic=-1 loglevel=5 edd=off cryptomgr.notests miti
 NESTED_PORT0=5001
 # For comparisons: the in-tree vhost-net, or QEMU's own virtio-net.
 NESTED_BACKEND=${VHNET_NESTED_BACKEND:-vhnet}
-# The guest's accelerator and CPU (kvm and host: nested KVM, tools/vm/ab.sh).
+# The accelerator of the guests nested_start starts: tcg, or kvm (nested
+# KVM: the test VM has SVM, kvm_amd loads in it). nested_accel_init
+# chooses it with a probe; VHNET_NESTED_ACCEL overrides. Under KVM the
+# guest's CPU is "host", under TCG VHNET_NESTED_CPU (default max).
 NESTED_ACCEL=${VHNET_NESTED_ACCEL:-tcg}
-NESTED_CPU=${VHNET_NESTED_CPU:-max}
+NESTED_ACCEL_WHY=
+NESTED_PROBE_SECS=${VHNET_NESTED_PROBE_SECS:-300}
 declare -gA NESTED_PID=() NESTED_HELPERS=() NESTED_IDX=() NESTED_SINK=()
-declare -gA NESTED_ARGS=() NESTED_RESTARTS=() NESTED_WHY=()
+declare -gA NESTED_ARGS=() NESTED_RESTARTS=() NESTED_WHY=() NESTED_ACCEL_OF=()
 # After its first line, a guest silent this long is dead (nested-init.sh
 # prints a sign of life every 30 s; its boot itself is quiet).
 NESTED_SILENCE=${VHNET_NESTED_SILENCE:-300}
@@ -106,6 +110,41 @@ nested_vmlinux() {
 	return 1
 }
 
+# Sets NESTED_ACCEL and NESTED_ACCEL_WHY, once: VHNET_NESTED_ACCEL if set;
+# else kvm if /dev/kvm appears here (kvm_amd or kvm_intel loads) and a
+# probe guest (tap9, QEMU's own virtio-net) boots to its /init under it;
+# else tcg. The probe's logs: NESTED_LOGS/probe.*.
+nested_accel_init() {
+	local rc
+	[ -z "$NESTED_ACCEL_WHY" ] || return 0
+	case ${VHNET_NESTED_ACCEL:-} in
+	kvm|tcg)
+		NESTED_ACCEL=$VHNET_NESTED_ACCEL
+		NESTED_ACCEL_WHY="VHNET_NESTED_ACCEL=$VHNET_NESTED_ACCEL"
+		return 0 ;;
+	esac
+	NESTED_ACCEL=tcg
+	modprobe kvm_amd 2>/dev/null || modprobe kvm_intel 2>/dev/null
+	if [ ! -c /dev/kvm ]; then
+		NESTED_ACCEL_WHY="no /dev/kvm in the test VM (no SVM or VMX in its CPU?)"
+		return 0
+	fi
+	NESTED_ACCEL=kvm NESTED_BACKEND=user nested_start probe 9 "" || {
+		NESTED_ACCEL_WHY="kvm probe: cannot start QEMU"
+		return 0
+	}
+	nested_wait probe boot "$NESTED_PROBE_SECS"
+	rc=$?
+	case $rc in
+	0) NESTED_ACCEL=kvm NESTED_ACCEL_WHY="kvm probe booted $(nested_result probe boot)" ;;
+	1) NESTED_ACCEL_WHY="kvm probe: no /init after $NESTED_PROBE_SECS s" ;;
+	*) NESTED_ACCEL_WHY="kvm probe: ${NESTED_WHY[probe]}: $(grep -av '^$' \
+		"${NESTED_LOGS:?}/probe.qemu.log" 2>/dev/null | tail -1)" ;;
+	esac
+	nested_stop probe 0 >/dev/null
+	return 0
+}
+
 # Prints the in-tree modules it removed; fails if /dev/vhost-net remains.
 nested_unload_vhost_net() {
 	local m
@@ -130,7 +169,7 @@ nested_tap() {
 
 nested_start() {
 	local name=$1 idx=$2 steps=$3 devopts=${4:-} tap net port img
-	local kver vhost dev kernel
+	local kver vhost dev kernel cpu
 	: "${NESTED_OUT:?}" "${NESTED_LOGS:?}" "${NESTED_TMP:?}"
 	# The test VM's kernel unless build-module.sh chose another one.
 	kver=$(cat "$NESTED_OUT/nested/kver" 2>/dev/null) || kver=$(uname -r)
@@ -140,6 +179,9 @@ nested_start() {
 	[ -f "$kernel" ] || kernel=/boot/vmlinuz-$kver
 	NESTED_IDX[$name]=$idx
 	NESTED_ARGS[$name]="$idx $steps $devopts"
+	NESTED_ACCEL_OF[$name]=$NESTED_ACCEL
+	cpu=${VHNET_NESTED_CPU:-max}
+	[ "$NESTED_ACCEL" = kvm ] && cpu=host
 	mkdir -p "$NESTED_LOGS" "$NESTED_TMP"
 	rm -f "$NESTED_LOGS/$name.console" "$NESTED_TMP/$name.rx"
 	nested_tap "$tap" "$net.1/24" || return 1
@@ -168,7 +210,7 @@ nested_start() {
 	user)      vhost=vhost=off dev=/dev/null ;;
 	*)         vm_die "NESTED_BACKEND: vhnet, vhost-net or user" ;;
 	esac
-	qemu-system-x86_64 -accel "$NESTED_ACCEL" -cpu "$NESTED_CPU" \
+	qemu-system-x86_64 -accel "$NESTED_ACCEL" -cpu "$cpu" \
 		-smp 1 -m "$NESTED_MEM" \
 		-nodefaults -no-user-config -nographic -monitor none -no-reboot \
 		-serial "file:$NESTED_LOGS/$name.console" \
@@ -231,7 +273,8 @@ nested_wait_up() {
 		mv "$NESTED_LOGS/$name.console" "$NESTED_LOGS/$name.console.$n"
 		mv "$NESTED_LOGS/$name.qemu.log" "$NESTED_LOGS/$name.qemu.log.$n"
 		read -r -a args <<<"${NESTED_ARGS[$name]}"
-		nested_start "$name" "${args[@]}" || return 2
+		NESTED_ACCEL=${NESTED_ACCEL_OF[$name]} nested_start "$name" "${args[@]}" ||
+			return 2
 	done
 }
 
@@ -337,4 +380,98 @@ nested_cleanup() {
 		ip link del "$tap" 2>/dev/null
 	done
 	NESTED_TAPS=()
+}
+
+# --- Which path kicks and interrupts took ---------------------------------
+# nested_path_mark NAME, once the guest is up; nested_path NAME when its
+# traffic is done, before nested_stop. nested_path prints the evidence and
+# returns 0 if, since the mark, the guest's notifies reached vhnet through
+# KVM's ioeventfd and vhnet's call signals reached the guest through KVM's
+# irqfd (the production path):
+#   ioeventfd  vhnet counted K kicks and KVM M MMIO exits to QEMU; a notify
+#              that QEMU relays (a modern virtio-pci device notifies by
+#              MMIO) is one such exit, so M < K.
+#   irqfd      MSIs that KVM injected (tracepoint kvm:kvm_msi_set_irq)
+#              outside QEMU's threads: an irqfd injects from the thread
+#              that signals it (vhnet's worker) or a kworker, QEMU's own
+#              KVM_SIGNAL_MSI from a QEMU thread. More than half must be so.
+# Under TCG there is no KVM VM: it fails, and nested_path_tcg NAME holds
+# instead (kicks, and no KVM VM of that QEMU).
+NESTED_TRACE=/sys/kernel/tracing
+declare -gA NESTED_MARK=()
+
+nested_debugfs() {
+	local d=/sys/kernel/debug
+	[ -d "$d/kvm" ] || [ -d "$d/vhnet" ] || mountpoint -q "$d" ||
+		mount -t debugfs debugfs "$d"
+}
+
+# Sum of one counter over vhnet's queues of owner PID.
+nested_vhnet_sum() {	# PID KEY
+	nested_stats "$1" | awk -v k="$2" '
+		{ for (i = 1; i < NF; i++) if ($i == k) s += $(i + 1) }
+		END { print s + 0 }'
+}
+
+# A KVM VM statistic of QEMU PID (vCPU counters summed); fails without one.
+nested_kvm_stat() {	# PID NAME
+	local f
+	nested_debugfs
+	for f in /sys/kernel/debug/kvm/"$1"-*/"$2"; do
+		[ -r "$f" ] && cat "$f" && return 0
+	done
+	return 1
+}
+
+nested_path_mark() {
+	local name=$1 pid=${NESTED_PID[$1]} t=$NESTED_TRACE
+	[ -d "$t/events" ] || mount -t tracefs tracefs "$t" 2>/dev/null
+	if [ -d "$t/events/kvm/kvm_msi_set_irq" ]; then
+		echo 0 >"$t/tracing_on"
+		echo 4096 >"$t/buffer_size_kb"
+		echo 1 >"$t/events/kvm/kvm_msi_set_irq/enable"
+		: >"$t/trace"
+		echo 1 >"$t/tracing_on"
+	fi
+	NESTED_MARK[$name]="$(nested_vhnet_sum "$pid" kicks) $(nested_kvm_stat "$pid" mmio_exits || echo -)"
+}
+
+nested_path() {
+	local name=$1 pid=${NESTED_PID[$1]} t=$NESTED_TRACE k0 m0 k m tids
+	local msis out=0 own=0
+	read -r k0 m0 <<<"${NESTED_MARK[$name]:-0 -}"
+	k=$(( $(nested_vhnet_sum "$pid" kicks) - k0 ))
+	if [ "$m0" = - ] || ! m=$(nested_kvm_stat "$pid" mmio_exits); then
+		echo "no KVM VM of QEMU $pid in /sys/kernel/debug/kvm; $k kicks"
+		return 1
+	fi
+	m=$((m - m0))
+	if [ -r "$t/trace" ]; then
+		echo 0 >"$t/tracing_on"
+		tids=$(cd "/proc/$pid/task" 2>/dev/null && echo *)
+		read -r out own < <(awk -v tids=" $tids " '
+			/kvm_msi_set_irq:/ && match($0, /-[0-9]+ +\[[0-9]+\]/) {
+				p = substr($0, RSTART + 1, RLENGTH); sub(/ .*/, "", p)
+				if (index(tids, " " p " ")) q++; else o++
+			}
+			END { print o + 0, q + 0 }' "$t/trace")
+		echo 0 >"$t/events/kvm/kvm_msi_set_irq/enable"
+		msis="$out MSIs injected outside QEMU's threads (irqfd), $own by QEMU"
+	else
+		msis="no tracepoint kvm:kvm_msi_set_irq"
+	fi
+	echo "$k kicks, $m MMIO exits to QEMU; $msis"
+	[ "$k" -gt 0 ] && [ "$m" -lt "$k" ] && [ "$out" -gt 0 ] && [ "$out" -gt "$own" ]
+}
+
+nested_path_tcg() {
+	local name=$1 pid=${NESTED_PID[$1]} k0 k
+	read -r k0 _ <<<"${NESTED_MARK[$name]:-0 -}"
+	k=$(( $(nested_vhnet_sum "$pid" kicks) - k0 ))
+	if nested_kvm_stat "$pid" exits >/dev/null; then
+		echo "QEMU $pid has a KVM VM; $k kicks"
+		return 1
+	fi
+	echo "no KVM VM: QEMU relayed $k kicks (and the interrupts)"
+	[ "$k" -gt 0 ]
 }
