@@ -26,7 +26,7 @@ set -uo pipefail
 . "$VM_TOP/tools/vm/nested.sh"
 
 in_vm() {
-	local out=$1 res=$1/results arm=${VHNET_AB_ARM:-} rc t0 line why
+	local out=$1 res=$1/results arm=${VHNET_AB_ARM:-} rc t0 line why touched
 	NESTED_OUT=$out NESTED_LOGS=$res/nested NESTED_TMP=/tmp/ab
 	record() { echo "ab: $*" | tee -a "$res/ab.out"; }
 	modprobe kvm_amd 2>/dev/null || modprobe kvm_intel 2>/dev/null
@@ -51,6 +51,16 @@ in_vm() {
 	NESTED_ACCEL=kvm
 	t0=$SECONDS
 	nested_start ab 0 ping || { record "result=setup why=nested_start"; return 1; }
+	# How far vhnet got, sampled every second: a failure before any kick
+	# or packet happened before the guest's driver started vhost.
+	touched=0
+	# shellcheck disable=SC2317  # called by nested_wait
+	nested_tick() {
+		[ "$arm" = vhnet ] && [ "$touched" = 0 ] || return 0
+		[ "$(nested_vhnet_sum "${NESTED_PID[ab]}" kicks)" = 0 ] &&
+			[ "$(nested_vhnet_sum "${NESTED_PID[ab]}" packets)" = 0 ] ||
+			touched=1
+	}
 	nested_wait ab ping 300
 	rc=$?
 	line=$(nested_result ab ping)
@@ -59,6 +69,8 @@ in_vm() {
 		record "result=pass arm=$arm secs=$((SECONDS - t0)) $line"
 	else
 		[ -s "$NESTED_LOGS/ab.console" ] || why+="${why:+, }empty guest console"
+		nested_result ab boot >/dev/null || why+="${why:+, }before the guest's /init"
+		[ "$arm" = vhnet ] && why+="${why:+, }vhnet rings $([ $touched = 1 ] && echo used || echo unused)"
 		record "result=fail arm=$arm secs=$((SECONDS - t0)) wait=$rc why=${why:-no ping result} ping=${line:-none}"
 	fi
 	nested_stop ab 30 >/dev/null
