@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# ab.sh [--runs N] [--arms "ARM..."] [--kernels quick|all|debug]
+# ab.sh [--runs N] [--arms "ARM..."] [--kernels quick|all|debug] [--keep|--table]
 #
 # A/B test of a nested guest under nested KVM (issue 14): does vhnet make
 # the test VM or its guest die? Each run boots a fresh test VM (TCG, with
@@ -15,6 +15,8 @@
 # its KASAN, lockdep and UBSAN reports count as test VM kernel problems.
 # One line per run, then a table per kernel and arm: runs, passed, failed
 # and each failure's signature. Logs: build/ab/<kver>/runs/<arm>-<n>/.
+# --keep adds the runs to those already there (numbered after them);
+# --table only prints the table, every signature taken again from the logs.
 # Exit status 0 when every run passed.
 #
 # In the test VM (guest-run.sh mode "ab"): ab.sh --in-vm OUT, the arm in
@@ -78,6 +80,25 @@ in_vm() {
 	return 0
 }
 
+# The first oops of a console log: when, what, where, and which modules
+# were loaded (none: vhnet cannot have been involved).
+vm_first_oops() {
+	awk '
+		{ sub(/\r$/, "") }
+		/(Oops|BUG|general protection|Kernel panic)/ && !t {
+			t = $0; sub(/^\[ *[0-9.]+\] /, "", t)
+			s = $0; sub(/^\[ */, "", s); sub(/\].*/, "", s)
+		}
+		t && /RIP: / && !r { r = $0; sub(/.*RIP: [0-9]+:/, "", r) }
+		t && /Modules linked in:/ && !m {
+			m = $0; sub(/.*Modules linked in: */, "", m)
+			if (m == "") m = "none"
+		}
+		END {
+			if (t) printf "%s at %s s in %s, modules: %s\n", t, s, r, m
+		}' "$1"
+}
+
 # The signature of one run from its logs (RUN directory).
 signature() {
 	local run=$1 line
@@ -87,7 +108,8 @@ signature() {
 	esac
 	if grep -qa 'Kernel panic' "$run/console.log" 2>/dev/null; then
 		echo "test VM panic: $(grep -a -m1 -o 'Kernel panic.*' "$run/console.log" | tr -d '\r')" \
-			"(Comm: $(grep -a -m1 -o 'Comm: [^ ]*' "$run/console.log" | cut -d' ' -f2))"
+			"(Comm: $(grep -a -m1 -o 'Comm: [^ ]*' "$run/console.log" | cut -d' ' -f2);" \
+			"$(vm_first_oops "$run/console.log"))"
 	elif ! vm_log_problems "$run/console.log" >/dev/null; then
 		echo "test VM kernel problem: $(grep -aE -m1 "$VM_BAD_RE" "$run/console.log" | tr -d '\r' | cut -c1-120)"
 	elif [ -n "$line" ]; then
@@ -99,15 +121,36 @@ signature() {
 	fi
 }
 
+# The table of the runs in KVER's ab.tsv, each signature taken again from
+# its logs (so that a better signature() applies to old runs too).
+table() {	# KVER ARMS
+	local kver=$1 arms=$2 tsv=$VM_BUILD/ab/$1/ab.tsv k a i secs sig
+	[ -f "$tsv" ] || return 0
+	while IFS=$'\t' read -r k a i secs sig; do
+		sig=$(signature "$VM_BUILD/ab/$k/runs/$a-$i")
+		printf '%s\t%s\t%s\t%s\t%s\n' "$k" "$a" "$i" "$secs" "$sig"
+	done <"$tsv" >"$tsv.new" && mv "$tsv.new" "$tsv"
+	for a in $arms; do
+		awk -F'\t' -v a="$a" -v k="$kver" '
+			$2 == a { n++; if ($5 == "pass") p++; else sig[$5]++ }
+			END {
+				printf "%s %-10s runs %d passed %d failed %d\n", k, a, n, p, n - p
+				for (s in sig) printf "    %dx %s\n", sig[s], s
+			}' "$tsv"
+	done
+}
+
 on_host() {
 	local runs=30 arms="vhnet vhost-net vhnet-off" set=quick kver out i arm
-	local run sig t0 fails=0 kernels=() k
+	local run sig t0 fails=0 kernels=() k keep=0 only_table=0 first=1
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--runs) runs=$2; shift 2 ;;
 		--arms) arms=$2; shift 2 ;;
 		--kernels) set=$2; shift 2 ;;
-		*) vm_die "usage: $0 [--runs N] [--arms \"ARM...\"] [--kernels quick|all|debug]" ;;
+		--keep) keep=1; shift ;;
+		--table) only_table=1; shift ;;
+		*) vm_die "usage: $0 [--runs N] [--arms \"ARM...\"] [--kernels quick|all|debug] [--keep|--table]" ;;
 		esac
 	done
 	vm_accel_line
@@ -120,6 +163,10 @@ on_host() {
 	else
 		mapfile -t kernels < <(vm_kernels "$set")
 	fi
+	if [ $only_table = 1 ]; then
+		for kver in "${kernels[@]}"; do table "$kver" "$arms"; done
+		return 0
+	fi
 	[ ${#kernels[@]} -gt 0 ] || vm_die "no kernel for '$set'"
 	for kver in "${kernels[@]}"; do
 		out=$VM_BUILD/ab/$kver
@@ -128,9 +175,15 @@ on_host() {
 		case $? in 0|2) ;; *) vm_die "vhnet.ko for $kver did not build ($out/build.log)" ;; esac
 		nested_initramfs "$kver" "$out" >"$out/nested.log" 2>&1 ||
 			vm_die "nested initramfs for $kver failed ($out/nested.log)"
-		: >"$out/ab.tsv"
+		if [ $keep = 1 ] && [ -f "$out/ab.tsv" ]; then
+			# Go on numbering after the runs already there.
+			i=$(awk -F'\t' '$3 > m { m = $3 } END { print m + 1 }' "$out/ab.tsv")
+			[ "$i" -le "$first" ] || first=$i
+		else
+			: >"$out/ab.tsv"
+		fi
 	done
-	for ((i = 1; i <= runs; i++)); do
+	for ((i = first; i < first + runs; i++)); do
 		for arm in $arms; do
 			for kver in "${kernels[@]}"; do
 				out=$VM_BUILD/ab/$kver
@@ -150,17 +203,8 @@ on_host() {
 			done
 		done
 	done
-	vm_msg "==== A/B: nested guest under nested KVM, $runs runs per arm"
-	for kver in "${kernels[@]}"; do
-		for arm in $arms; do
-			awk -F'\t' -v a="$arm" -v k="$kver" '
-				$2 == a { n++; if ($5 == "pass") p++; else sig[$5]++ }
-				END {
-					printf "%s %-10s runs %d passed %d failed %d\n", k, a, n, p, n - p
-					for (s in sig) printf "    %dx %s\n", sig[s], s
-				}' "$VM_BUILD/ab/$kver/ab.tsv"
-		done
-	done
+	vm_msg "==== A/B: nested guest under nested KVM, $runs runs per arm this time"
+	for kver in "${kernels[@]}"; do table "$kver" "$arms"; done
 	for k in "${kernels[@]}"; do vm_msg "logs: $VM_BUILD/ab/$k/runs/"; done
 	[ $fails = 0 ]
 }
