@@ -20,7 +20,7 @@ static int vhnet_stats_show(struct seq_file *s, void *unused)
 		const struct vhnet_vq *vq = &dev->vqs[i];
 		const struct vhnet_vq_stats *st = &vq->stats;
 
-		/* Counters are written by the worker only; a racy read is fine. */
+		/* The worker writes the stats alone (kicks is atomic): racy reads are fine. */
 		seq_printf(s, "%s packets %llu bytes %llu errors %llu signals %llu broken %llu last_error %d turns_max %u pass_us_max %llu kicks %lld\n",
 			   names[i], READ_ONCE(st->packets), READ_ONCE(st->bytes),
 			   READ_ONCE(st->errors), READ_ONCE(st->signals),

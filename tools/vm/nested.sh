@@ -334,10 +334,8 @@ nested_holds_vhnet() {
 }
 
 nested_stats() {
-	local d=/sys/kernel/debug
-	[ -d "$d/vhnet" ] || mountpoint -q "$d" ||
-		mount -t debugfs debugfs "$d" || return 1
-	cat "$d"/vhnet/"$1"-*/stats 2>/dev/null
+	nested_debugfs || return 1
+	cat /sys/kernel/debug/vhnet/"$1"-*/stats 2>/dev/null
 }
 
 # The guest waits for a connection on nport+2 before it powers off; after
