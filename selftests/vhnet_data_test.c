@@ -73,6 +73,7 @@ static void rig_cfg(struct fg_rig_cfg *c, const char *dev,
 	c->guest.nregions = 1;
 	c->guest.max_frame = gso ? FG_GSO_FRAME_MAX : FG_FRAME_MAX;
 	c->guest.seed = id;
+	c->guest.rx_poison = true;
 	c->backend = bk;
 	c->id = id;
 }

@@ -31,6 +31,7 @@ struct fg_guest_cfg {
 	unsigned int tx_layouts;	/* FG_TX_*; 0 means all */
 	unsigned int max_inflight;	/* buffers per queue, 0: default */
 	bool any_layout;		/* legacy: lay buffers out freely */
+	bool rx_poison;		/* check that RX writes stop at the used len */
 	__u32 seed;
 };
 

@@ -360,6 +360,34 @@ static unsigned int fg_guest_rx_layout(struct fg_guest *g, __u64 gpa,
 	return 2;
 }
 
+#define FG_RX_POISON	0xa5
+
+/*
+ * With cfg.rx_poison, every RX slot is filled with FG_RX_POISON when it is
+ * posted; the device may write only the bytes its used entry reports.
+ */
+static int fg_guest_rx_overrun(struct fg_guest *g, unsigned int slot,
+			       __u32 len)
+{
+	__u64 gpa = fg_slot_gpa(&g->rx, slot);
+	unsigned int off, n, i;
+	__u8 buf[256];
+
+	for (off = len; off < g->rx.stride; off += n) {
+		n = fg_min(sizeof(buf), g->rx.stride - off);
+		fg_mem_read(&g->mem, gpa + off, buf, n);
+		for (i = 0; i < n; i++) {
+			if (buf[i] == FG_RX_POISON)
+				continue;
+			snprintf(g->err, sizeof(g->err),
+				 "RX slot %u: byte %u of %u written, used len %u",
+				 slot, off + i, g->rx.stride, len);
+			return -EPROTO;
+		}
+	}
+	return 0;
+}
+
 int fg_guest_rx_fill(struct fg_guest *g)
 {
 	struct fg_vq *vq = &g->dev.vq[FG_RXQ];
@@ -370,6 +398,9 @@ int fg_guest_rx_fill(struct fg_guest *g)
 
 	while (g->rx.nfree) {
 		slot = g->rx.free[g->rx.nfree - 1];
+		if (g->cfg.rx_poison)
+			fg_mem_fill(&g->mem, fg_slot_gpa(&g->rx, slot),
+				    FG_RX_POISON, g->rx.stride);
 		n = fg_guest_rx_layout(g, fg_slot_gpa(&g->rx, slot), &indirect,
 				       segs);
 		ret = fg_vq_add(vq, segs, 0, n,
@@ -405,6 +436,11 @@ static int fg_guest_rx_buf(struct fg_guest *g, unsigned int slot, __u32 len,
 			 "RX used len %u > buffer size %u", len,
 			 g->rx.slot_len);
 		return -EPROTO;
+	}
+	if (g->cfg.rx_poison) {
+		ret = fg_guest_rx_overrun(g, slot, len);
+		if (ret)
+			return ret;
 	}
 	if (!g->rx_nbufs) {
 		if (len < hdr) {

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# ab.sh [--runs N] [--arms "ARM..."] [--kernels quick|all|debug] [--keep|--table]
+# ab.sh [--runs N] [--arms "ARM..."] [--kernels quick|all|debug] [--steps S]
+#       [--keep|--table]
 #
 # A/B test of a nested guest under nested KVM (issue 14): does vhnet make
 # the test VM or its guest die? Each run boots a fresh test VM (TCG, with
 # -cpu qemu64,+svm,+npt so that kvm_amd loads in it), which runs one
-# unmodified-QEMU guest with -accel kvm that boots and pings 10 times.
+# unmodified-QEMU guest with -accel kvm that boots and pings 10 times
+# (--steps ping,rx,tx: then also moves NESTED_DATA_MB MiB each way, md5
+# checked; the steps are nested-init.sh's).
 # The arms differ only in the backend:
 #   vhnet      vhost=on through /dev/vhnet, the in-tree vhost_net unloaded
 #   vhost-net  vhost=on through the in-tree /dev/vhost-net, vhnet unloaded
@@ -27,8 +30,34 @@ set -uo pipefail
 # shellcheck source=tools/vm/nested.sh
 . "$VM_TOP/tools/vm/nested.sh"
 
+# Why step S failed (nothing, status 1, if it passed).
+step_failed() {	# S WAIT-STATUS LINE
+	local s=$1 rc=$2 line=$3 bytes sum
+	if [ "$rc" != 0 ]; then
+		echo "$s: ${NESTED_WHY[ab]:-no result line}"
+		return 0
+	fi
+	case $s in
+	ping) [ "$(nested_value "$line" received)" = 10 ] && return 1 ;;
+	rx)
+		[ "$(nested_value "$line" bytes)" = $((NESTED_DATA_MB << 20)) ] &&
+			[ "$(nested_value "$line" md5)" = "$(cat "$NESTED_OUT/nested/data.md5")" ] &&
+			return 1 ;;
+	tx)
+		nested_sink_wait ab 30
+		bytes=$(stat -c %s "$NESTED_TMP/ab.rx" 2>/dev/null)
+		sum=$(md5sum <"$NESTED_TMP/ab.rx" 2>/dev/null | cut -d' ' -f1)
+		[ "$bytes" = $((NESTED_DATA_MB << 20)) ] &&
+			[ "$sum" = "$(cat "$NESTED_OUT/nested/data.md5")" ] && return 1
+		line+=" host: ${bytes:-0} bytes md5 ${sum:-none}" ;;
+	*) return 1 ;;
+	esac
+	echo "$s: wrong result"
+}
+
 in_vm() {
 	local out=$1 res=$1/results arm=${VHNET_AB_ARM:-} rc t0 line why touched
+	local steps=${VHNET_AB_STEPS:-ping} s done_steps
 	NESTED_OUT=$out NESTED_LOGS=$res/nested NESTED_TMP=/tmp/ab
 	record() { echo "ab: $*" | tee -a "$res/ab.out"; }
 	modprobe kvm_amd 2>/dev/null || modprobe kvm_intel 2>/dev/null
@@ -52,7 +81,7 @@ in_vm() {
 	esac
 	NESTED_ACCEL=kvm
 	t0=$SECONDS
-	nested_start ab 0 ping || { record "result=setup why=nested_start"; return 1; }
+	nested_start ab 0 "$steps" || { record "result=setup why=nested_start"; return 1; }
 	# How far vhnet got, sampled every second: a failure before any kick
 	# or packet happened before the guest's driver started vhost.
 	touched=0
@@ -63,45 +92,34 @@ in_vm() {
 			[ "$(nested_vhnet_sum "${NESTED_PID[ab]}" packets)" = 0 ] ||
 			touched=1
 	}
-	nested_wait ab ping 300
-	rc=$?
-	line=$(nested_result ab ping)
-	why=${NESTED_WHY[ab]:-}
-	if [ $rc = 0 ] && [ "$(nested_value "$line" received)" = 10 ]; then
-		record "result=pass arm=$arm secs=$((SECONDS - t0)) $line"
+	done_steps='' why='' line=''
+	for s in $(tr , ' ' <<<"$steps"); do
+		nested_wait ab "$s" 300
+		rc=$?
+		line=$(nested_result ab "$s")
+		why=$(step_failed "$s" "$rc" "$line") && break
+		done_steps+="${done_steps:+,}$s"
+		why=''
+	done
+	if [ -z "$why" ] && ! vm_log_problems "$NESTED_LOGS/ab.console" >/dev/null; then
+		why="guest kernel problem"
+	fi
+	if [ -z "$why" ]; then
+		record "result=pass arm=$arm secs=$((SECONDS - t0)) steps=$steps $(nested_result ab ping)"
 	else
-		[ -s "$NESTED_LOGS/ab.console" ] || why+="${why:+, }empty guest console"
-		nested_result ab boot >/dev/null || why+="${why:+, }before the guest's /init"
-		[ "$arm" = vhnet ] && why+="${why:+, }vhnet rings $([ $touched = 1 ] && echo used || echo unused)"
-		record "result=fail arm=$arm secs=$((SECONDS - t0)) wait=$rc why=${why:-no ping result} ping=${line:-none}"
+		[ -s "$NESTED_LOGS/ab.console" ] || why+=", empty guest console"
+		nested_result ab boot >/dev/null || why+=", before the guest's /init"
+		[ "$arm" = vhnet ] && why+=", vhnet rings $([ $touched = 1 ] && echo used || echo unused)"
+		record "result=fail arm=$arm secs=$((SECONDS - t0)) wait=$rc why=$why passed=${done_steps:-none} $s=${line:-none}"
 	fi
 	nested_stop ab 30 >/dev/null
 	nested_cleanup
 	return 0
 }
 
-# The first oops of a console log: when, what, where, and which modules
-# were loaded (none: vhnet cannot have been involved).
-vm_first_oops() {
-	awk '
-		{ sub(/\r$/, "") }
-		/(Oops|BUG|general protection|Kernel panic)/ && !t {
-			t = $0; sub(/^\[ *[0-9.]+\] /, "", t)
-			s = $0; sub(/^\[ */, "", s); sub(/\].*/, "", s)
-		}
-		t && /RIP: / && !r { r = $0; sub(/.*RIP: [0-9]+:/, "", r) }
-		t && /Modules linked in:/ && !m {
-			m = $0; sub(/.*Modules linked in: */, "", m)
-			if (m == "") m = "none"
-		}
-		END {
-			if (t) printf "%s at %s s in %s, modules: %s\n", t, s, r, m
-		}' "$1"
-}
-
 # The signature of one run from its logs (RUN directory).
 signature() {
-	local run=$1 line
+	local run=$1 line oops
 	line=$(grep -a '^ab: result=' "$run/results/ab.out" 2>/dev/null | tail -1)
 	case $line in
 	*result=pass*) echo pass; return ;;
@@ -113,7 +131,9 @@ signature() {
 	elif ! vm_log_problems "$run/console.log" >/dev/null; then
 		echo "test VM kernel problem: $(grep -aE -m1 "$VM_BAD_RE" "$run/console.log" | tr -d '\r' | cut -c1-120)"
 	elif [ -n "$line" ]; then
-		echo "guest: ${line#ab: }" | sed 's/ ping=.*//'
+		oops=$(vm_first_oops "$run/results/nested/ab.console" 2>/dev/null)
+		echo "guest: ${line#ab: }${oops:+; guest: $oops}" |
+			sed 's/ \(ping\|rx\|tx\)=[^;]*//; s/ secs=[0-9]*//'
 	elif [ -s "$run/vm-failure" ]; then
 		echo "test VM: $(cat "$run/vm-failure")"
 	else
@@ -141,16 +161,17 @@ table() {	# KVER ARMS
 }
 
 on_host() {
-	local runs=30 arms="vhnet vhost-net vhnet-off" set=quick kver out i arm
+	local runs=30 arms="vhnet vhost-net vhnet-off" set=quick kver out i arm steps=ping
 	local run sig t0 fails=0 kernels=() k keep=0 only_table=0 first=1
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--runs) runs=$2; shift 2 ;;
 		--arms) arms=$2; shift 2 ;;
 		--kernels) set=$2; shift 2 ;;
+		--steps) steps=$2; shift 2 ;;
 		--keep) keep=1; shift ;;
 		--table) only_table=1; shift ;;
-		*) vm_die "usage: $0 [--runs N] [--arms \"ARM...\"] [--kernels quick|all|debug] [--keep|--table]" ;;
+		*) vm_die "usage: $0 [--runs N] [--arms \"ARM...\"] [--kernels quick|all|debug] [--steps S] [--keep|--table]" ;;
 		esac
 	done
 	vm_accel_line
@@ -190,7 +211,7 @@ on_host() {
 				run=$out/runs/$arm-$i
 				rm -rf "$out/results" "$run"
 				mkdir -p "$out/results" "$run"
-				echo "VHNET_AB_ARM=$arm" >"$out/test.env"
+				printf 'VHNET_AB_ARM=%s\nVHNET_AB_STEPS=%s\n' "$arm" "$steps" >"$out/test.env"
 				t0=$SECONDS
 				VM_CPU=qemu64,+svm,+npt vm_boot "$kver" "$out" ab >/dev/null 2>&1
 				mv "$out/results" "$out/console.log" "$out/qemu.log" "$run/" 2>/dev/null

@@ -116,7 +116,7 @@ choose() {
 }
 
 echo "TAP version 13"
-echo "1..21"
+echo "1..23"
 
 # --- the accelerator choice ---------------------------------------------
 choose VHNET_KVM_DEV="$tmp/no-such-kvm"
@@ -270,5 +270,21 @@ ok $? "nested guest: a QEMU that exits ends the wait at once (${secs}s)"
 
 kill -9 "${stand_pids[@]}" 2>/dev/null
 wait 2>/dev/null
-[ "$n" = 21 ] || diag "ran $n of 21 planned cases"
+# vm_first_oops: the signature ab.sh and vhnet_qemu_test's retry use.
+printf '%s\r\n' '[    1.000000] virtio_net virtio0 eth0: up' \
+	'[   11.437904] Oops: double fault: 0000 [#1] PREEMPT SMP NOPTI' \
+	'[   11.440000] CPU: 0 UID: 0 PID: 0 Comm: swapper/0 Not tainted' \
+	'[   11.441000] RIP: 0010:do_idle+0x1c/0x240' \
+	'[   11.442000] Modules linked in: virtio_net net_failover failover' \
+	'[   11.443000] BUG: scheduling while atomic' >"$tmp/oops.console"
+line=$(vm_first_oops "$tmp/oops.console")
+diag "vm_first_oops: $line"
+[ "$line" = "Oops: double fault: 0000 [#1] PREEMPT SMP NOPTI at 11.437904 s in do_idle+0x1c/0x240, modules: virtio_net net_failover failover" ]
+ok $? "vm_first_oops: the first oops, its time, RIP and modules"
+printf '%s\n' '[    1.0] eth0: up' '[    2.0] nested: up' >"$tmp/clean.console"
+line=$(vm_first_oops "$tmp/clean.console")
+[ -z "$line" ]
+ok $? "vm_first_oops: nothing for a console without an oops"
+
+[ "$n" = 23 ] || diag "ran $n of 23 planned cases"
 [ $failed = 0 ]

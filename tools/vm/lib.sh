@@ -23,6 +23,7 @@
 #                               whether a QEMU is gone or as good as gone
 #   vm_boot KVER OUT MODE       boot KVER, run tools/vm/guest-run.sh MODE OUT
 #   vm_log_problems FILE...     print kernel-problem lines; 1 if any
+#   vm_first_oops FILE          the first oops: what, when, where, modules
 #
 # A kernel's output directory OUT (normally build/<kver>) holds src/,
 # selftests/, the build logs, console.log and the guest's results/.
@@ -411,4 +412,23 @@ vm_log_problems() {
 		fi
 	done
 	[ "$found" = 0 ]
+}
+
+# The first oops of a console log: when, what, where, and which modules
+# were loaded (none: vhnet cannot have been involved).
+vm_first_oops() {
+	awk '
+		{ sub(/\r$/, "") }
+		/(Oops|BUG|general protection|Kernel panic)/ && !t {
+			t = $0; sub(/^\[ *[0-9.]+\] /, "", t)
+			s = $0; sub(/^\[ */, "", s); sub(/\].*/, "", s)
+		}
+		t && /RIP: / && !r { r = $0; sub(/.*RIP: [0-9]+:/, "", r) }
+		t && /Modules linked in:/ && !m {
+			m = $0; sub(/.*Modules linked in: */, "", m)
+			if (m == "") m = "none"
+		}
+		END {
+			if (t) printf "%s at %s s in %s, modules: %s\n", t, s, r, m
+		}' "$1"
 }
