@@ -46,6 +46,7 @@ struct fg_pool {
 	unsigned int nslots;
 	unsigned int *free;	/* LIFO of free slot numbers */
 	unsigned int nfree;
+	bool *poisoned;		/* RX, cfg.rx_poison: slot filled on post */
 };
 
 struct fg_guest {
@@ -63,6 +64,7 @@ struct fg_guest {
 	__u8 *rx_frame;
 	size_t rx_len;
 	unsigned int rx_nbufs, rx_want;
+	unsigned long rx_poison_posts;
 
 	/* statistics */
 	unsigned long tx_posted, tx_done, rx_posted, rx_done, rx_frames;

@@ -163,6 +163,11 @@ int fg_guest_init(struct fg_guest *g, const struct fg_guest_cfg *cfg,
 		ret = fg_pool_init(g, &g->tx, tx_n, tx_len);
 	if (!ret)
 		ret = fg_pool_init(g, &g->rx, rx_n, rx_len);
+	if (!ret && cfg->rx_poison) {
+		g->rx.poisoned = calloc(rx_n, sizeof(bool));
+		if (!g->rx.poisoned)
+			ret = -ENOMEM;
+	}
 	if (ret) {
 		snprintf(g->err, sizeof(g->err), "memory/rings: %s",
 			 strerror(-ret));
@@ -188,9 +193,11 @@ void fg_guest_fini(struct fg_guest *g)
 	fg_mem_fini(&g->mem);
 	free(g->tx.free);
 	free(g->rx.free);
+	free(g->rx.poisoned);
 	free(g->rx_frame);
 	g->tx.free = NULL;
 	g->rx.free = NULL;
+	g->rx.poisoned = NULL;
 	g->rx_frame = NULL;
 }
 
@@ -360,30 +367,49 @@ static unsigned int fg_guest_rx_layout(struct fg_guest *g, __u64 gpa,
 	return 2;
 }
 
-#define FG_RX_POISON	0xa5
+#define FG_RX_POISON		0xa5
+/* Slots larger than a page are poisoned one post in this many (cost). */
+#define FG_RX_POISON_EVERY	16
 
 /*
- * With cfg.rx_poison, every RX slot is filled with FG_RX_POISON when it is
- * posted; the device may write only the bytes its used entry reports.
+ * With cfg.rx_poison, RX slots are filled with FG_RX_POISON when they are
+ * posted (every one up to a page, one in FG_RX_POISON_EVERY above): the
+ * device may write only the bytes its used entry reports.
  */
+static void fg_guest_rx_poison(struct fg_guest *g, unsigned int slot)
+{
+	bool on = g->rx.stride <= FG_PAGE ||
+		  !(g->rx_poison_posts++ % FG_RX_POISON_EVERY);
+
+	g->rx.poisoned[slot] = on;
+	if (on)
+		fg_mem_fill(&g->mem, fg_slot_gpa(&g->rx, slot), FG_RX_POISON,
+			    g->rx.stride);
+}
+
 static int fg_guest_rx_overrun(struct fg_guest *g, unsigned int slot,
 			       __u32 len)
 {
+	static __u8 poison[256];
 	__u64 gpa = fg_slot_gpa(&g->rx, slot);
 	unsigned int off, n, i;
-	__u8 buf[256];
+	__u8 buf[sizeof(poison)];
 
+	if (!g->rx.poisoned[slot])
+		return 0;
+	if (!poison[0])
+		memset(poison, FG_RX_POISON, sizeof(poison));
 	for (off = len; off < g->rx.stride; off += n) {
 		n = fg_min(sizeof(buf), g->rx.stride - off);
 		fg_mem_read(&g->mem, gpa + off, buf, n);
-		for (i = 0; i < n; i++) {
-			if (buf[i] == FG_RX_POISON)
-				continue;
-			snprintf(g->err, sizeof(g->err),
-				 "RX slot %u: byte %u of %u written, used len %u",
-				 slot, off + i, g->rx.stride, len);
-			return -EPROTO;
-		}
+		if (!memcmp(buf, poison, n))
+			continue;
+		for (i = 0; buf[i] == FG_RX_POISON; i++)
+			;
+		snprintf(g->err, sizeof(g->err),
+			 "RX slot %u: byte %u of %u written, used len %u",
+			 slot, off + i, g->rx.stride, len);
+		return -EPROTO;
 	}
 	return 0;
 }
@@ -398,9 +424,8 @@ int fg_guest_rx_fill(struct fg_guest *g)
 
 	while (g->rx.nfree) {
 		slot = g->rx.free[g->rx.nfree - 1];
-		if (g->cfg.rx_poison)
-			fg_mem_fill(&g->mem, fg_slot_gpa(&g->rx, slot),
-				    FG_RX_POISON, g->rx.stride);
+		if (g->rx.poisoned)
+			fg_guest_rx_poison(g, slot);
 		n = fg_guest_rx_layout(g, fg_slot_gpa(&g->rx, slot), &indirect,
 				       segs);
 		ret = fg_vq_add(vq, segs, 0, n,
@@ -437,7 +462,7 @@ static int fg_guest_rx_buf(struct fg_guest *g, unsigned int slot, __u32 len,
 			 g->rx.slot_len);
 		return -EPROTO;
 	}
-	if (g->cfg.rx_poison) {
+	if (g->rx.poisoned) {
 		ret = fg_guest_rx_overrun(g, slot, len);
 		if (ret)
 			return ret;
