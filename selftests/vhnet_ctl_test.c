@@ -240,14 +240,20 @@ static int vq_state(int fd, unsigned long req, unsigned int idx,
 	return xioctl(fd, req, &s);
 }
 
-static int vq_get_base(int fd, unsigned int idx, unsigned int *num)
+static int vq_get(int fd, unsigned long req, unsigned int idx,
+		  unsigned int *num)
 {
 	struct vhost_vring_state s = { .index = idx, .num = 0xa5a5a5a5 };
 	int err;
 
-	err = xioctl(fd, VHOST_GET_VRING_BASE, &s);
+	err = xioctl(fd, req, &s);
 	*num = s.num;
 	return err;
+}
+
+static int vq_get_base(int fd, unsigned int idx, unsigned int *num)
+{
+	return vq_get(fd, VHOST_GET_VRING_BASE, idx, num);
 }
 
 static int vq_file(int fd, unsigned long req, unsigned int idx, int file)
@@ -574,6 +580,8 @@ enum vh_op {
 	OP_SET_VRING_CALL,
 	OP_SET_VRING_ERR,
 	OP_NET_SET_BACKEND,
+	OP_SET_VRING_BUSYLOOP,
+	OP_GET_VRING_BUSYLOOP,
 	OP_RESET_OWNER,
 	NR_OPS,
 	OP_FIRST_OWNER_ONLY = OP_SET_FEATURES,
@@ -594,6 +602,8 @@ static const char * const op_names[NR_OPS] = {
 	[OP_SET_VRING_CALL] = "SET_VRING_CALL",
 	[OP_SET_VRING_ERR] = "SET_VRING_ERR",
 	[OP_NET_SET_BACKEND] = "NET_SET_BACKEND",
+	[OP_SET_VRING_BUSYLOOP] = "SET_VRING_BUSYLOOP_TIMEOUT",
+	[OP_GET_VRING_BUSYLOOP] = "GET_VRING_BUSYLOOP_TIMEOUT",
 	[OP_RESET_OWNER] = "RESET_OWNER",
 };
 
@@ -638,6 +648,10 @@ static int do_op(int fd, enum vh_op op, char *guest, char *ring, int efd)
 		return vq_file(fd, VHOST_SET_VRING_ERR, VQ_RX, efd);
 	case OP_NET_SET_BACKEND:
 		return backend(fd, VQ_RX, -1);
+	case OP_SET_VRING_BUSYLOOP:
+		return vq_state(fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, VQ_RX, 50);
+	case OP_GET_VRING_BUSYLOOP:
+		return vq_get(fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT, VQ_RX, &num);
 	case OP_RESET_OWNER:
 		return xioctl(fd, VHOST_RESET_OWNER, NULL);
 	default:
@@ -1379,6 +1393,59 @@ TEST_F(owned, vring_base_values)
 		ASSERT_EQ(0, vq_get_base(self->fd, VQ_TX, &got));
 		EXPECT_EQ(4321U, got) TH_LOG("after base 0x%x", bad[i]);
 	}
+}
+
+/* ---- SET/GET_VRING_BUSYLOOP_TIMEOUT ---- */
+
+TEST_F(owned, vring_busyloop_values)
+{
+	static const unsigned int good[] = { 0, 1, 50, 1000, 999999, 1000000 };
+	static const unsigned int bad[] = { 1000001, 0x80000000, ~0U };
+	unsigned int vq, i, got;
+
+	/* Off until set, per vq. */
+	for (vq = 0; vq < NR_VQS; vq++) {
+		ASSERT_EQ(0, vq_get(self->fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT,
+				    vq, &got));
+		EXPECT_EQ(0U, got) TH_LOG("vq %u", vq);
+		for (i = 0; i < ARRAY_SIZE(good); i++) {
+			ASSERT_EQ(0, vq_state(self->fd,
+					      VHOST_SET_VRING_BUSYLOOP_TIMEOUT,
+					      vq, good[i]));
+			ASSERT_EQ(0, vq_get(self->fd,
+					    VHOST_GET_VRING_BUSYLOOP_TIMEOUT,
+					    vq, &got));
+			EXPECT_EQ(good[i], got) TH_LOG("vq %u", vq);
+		}
+	}
+	ASSERT_EQ(0, vq_state(self->fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT,
+			      VQ_RX, 20));
+	ASSERT_EQ(0, vq_state(self->fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT,
+			      VQ_TX, 70));
+	ASSERT_EQ(0, vq_get(self->fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT,
+			    VQ_RX, &got));
+	EXPECT_EQ(20U, got);
+	/* Over a second is rejected and changes nothing. */
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		EXPECT_EQ(EINVAL, vq_state(self->fd,
+					   VHOST_SET_VRING_BUSYLOOP_TIMEOUT,
+					   VQ_TX, bad[i])) TH_LOG("0x%x", bad[i]);
+		ASSERT_EQ(0, vq_get(self->fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT,
+				    VQ_TX, &got));
+		EXPECT_EQ(70U, got) TH_LOG("after 0x%x", bad[i]);
+	}
+	EXPECT_EQ(ENOBUFS, vq_state(self->fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT,
+				    2, 50));
+	EXPECT_EQ(ENOBUFS, vq_get(self->fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT,
+				  2, &got));
+	EXPECT_EQ(EFAULT, xioctl(self->fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT,
+				 NULL));
+	/* RESET_OWNER turns it off again. */
+	ASSERT_EQ(0, xioctl(self->fd, VHOST_RESET_OWNER, NULL));
+	ASSERT_EQ(0, xioctl(self->fd, VHOST_SET_OWNER, NULL));
+	ASSERT_EQ(0, vq_get(self->fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT,
+			    VQ_TX, &got));
+	EXPECT_EQ(0U, got);
 }
 
 /* ---- SET_VRING_ADDR ---- */

@@ -109,6 +109,39 @@ static void log_vhnet_stats(struct __test_metadata *_metadata)
 	globfree(&gl);
 }
 
+/*
+ * Counter @key on the line of queue @q ("rx", "tx") of this process's
+ * vhnet device, summed over its devices; -1 if there is none.
+ */
+static long long vhnet_counter(const char *q, const char *key)
+{
+	char pat[64], word[64], line[512], *p;
+	long long sum = -1;
+	glob_t gl;
+	size_t i;
+
+	snprintf(word, sizeof(word), " %s ", key);
+	snprintf(pat, sizeof(pat), "/sys/kernel/debug/vhnet/%d-*/stats",
+		 getpid());
+	if (glob(pat, 0, NULL, &gl))
+		return -1;
+	for (i = 0; i < gl.gl_pathc; i++) {
+		FILE *f = fopen(gl.gl_pathv[i], "re");
+
+		while (f && fgets(line, sizeof(line), f)) {
+			if (strncmp(line, q, strlen(q)) || line[strlen(q)] != ' ')
+				continue;
+			p = strstr(line, word);
+			if (p)
+				sum = (sum < 0 ? 0 : sum) + atoll(p + strlen(word));
+		}
+		if (f)
+			fclose(f);
+	}
+	globfree(&gl);
+	return sum;
+}
+
 static void log_result(struct __test_metadata *_metadata, const char *what,
 		       const struct fg_traffic_result *res, struct fg_rig *rig)
 {
@@ -167,6 +200,7 @@ struct data_cfg {
 	unsigned int window;		/* frames in flight, 0: default */
 	bool any_layout;		/* legacy guest lays buffers out freely */
 	bool gso;			/* 64 KB TCPv4 GSO frames mixed in */
+	unsigned int busyloop_us;	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT */
 };
 
 /* QEMU's default: VERSION_1, INDIRECT, EVENT_IDX, MRG_RXBUF; header 12. */
@@ -277,6 +311,12 @@ static const struct data_cfg cfg_tap_mq = {
 	.gso = true
 };
 
+/* Busy polling: the worker watches the TX ring before it sleeps. */
+static const struct data_cfg cfg_busyloop = {
+	.backend = FG_BK_TAP, .features = FG_FEATURES_DEFAULT, .ring = 256,
+	.gso = true, .busyloop_us = 1000
+};
+
 FIXTURE_VARIANT(data) {
 	const char *dev;		/* NULL: vhnet */
 	const struct data_cfg *cfg;
@@ -316,6 +356,8 @@ FIXTURE_VARIANT_ADD(data, vhost_net_packet) { REF_DEV, &cfg_packet };
 FIXTURE_VARIANT_ADD(data, vhnet_packet) { NULL, &cfg_packet };
 FIXTURE_VARIANT_ADD(data, vhost_net_tap_mq) { REF_DEV, &cfg_tap_mq };
 FIXTURE_VARIANT_ADD(data, vhnet_tap_mq) { NULL, &cfg_tap_mq };
+FIXTURE_VARIANT_ADD(data, vhost_net_busyloop) { REF_DEV, &cfg_busyloop };
+FIXTURE_VARIANT_ADD(data, vhnet_busyloop) { NULL, &cfg_busyloop };
 
 FIXTURE_SETUP(data)
 {
@@ -331,6 +373,7 @@ FIXTURE_SETUP(data)
 	c.guest.rx_buf_len = variant->cfg->rx_buf_len;
 	c.guest.tx_layouts = variant->cfg->layouts;
 	c.guest.any_layout = variant->cfg->any_layout;
+	c.guest.busyloop_us = variant->cfg->busyloop_us;
 	ASSERT_EQ(0, fg_rig_up(&self->rig, &c))
 		TH_LOG("%s, %s: %s", c.guest.dev_path,
 		       fg_env_name(variant->cfg->backend), self->rig.err);
@@ -380,8 +423,18 @@ static void data_run(struct __test_metadata *_metadata, struct fg_rig *rig,
 
 TEST_F_TIMEOUT(data, tx, DATA_TIMEOUT)
 {
+	long long polls, hits;
+
 	data_run(_metadata, &self->rig, self->frames, self->gso,
 		 variant->cfg->window, true);
+	if (!variant->cfg->busyloop_us || is_ref(variant->dev))
+		return;
+	/* vhnet polled the TX ring, and found buffers that way. */
+	polls = vhnet_counter("tx", "polls");
+	hits = vhnet_counter("tx", "poll_hits");
+	TH_LOG("busy polling: %lld periods, %lld found TX buffers", polls, hits);
+	EXPECT_LT(0, polls);
+	EXPECT_LT(0, hits);
 }
 
 TEST_F_TIMEOUT(data, rx, DATA_TIMEOUT)

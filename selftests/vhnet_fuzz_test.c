@@ -93,9 +93,9 @@ static const struct op ops[] = {
 	{ "SET_VRING_ENDIAN", VHOST_SET_VRING_ENDIAN, A_STATE, false, false },
 	{ "GET_VRING_ENDIAN", VHOST_GET_VRING_ENDIAN, A_STATE, false, false },
 	{ "SET_VRING_BUSYLOOP_TIMEOUT", VHOST_SET_VRING_BUSYLOOP_TIMEOUT,
-	  A_STATE, false, false },
+	  A_STATE, false, true },
 	{ "GET_VRING_BUSYLOOP_TIMEOUT", VHOST_GET_VRING_BUSYLOOP_TIMEOUT,
-	  A_STATE, false, false },
+	  A_STATE, false, true },
 	{ "RANDOM", 0, A_U64, false, false },
 };
 
@@ -387,6 +387,10 @@ static void *make_arg(struct fuzz *f, const struct op *op, void *buf,
 		} else if (op->cmd == VHOST_SET_VRING_BASE && s->num > 0xffff) {
 			*must_fail = true;
 			*detail = "ring base";
+		} else if (op->cmd == VHOST_SET_VRING_BUSYLOOP_TIMEOUT &&
+			   s->num > 1000000) {
+			*must_fail = true;
+			*detail = "busy-loop timeout over 1 s";
 		}
 		return s;
 	case A_ADDR:

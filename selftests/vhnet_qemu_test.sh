@@ -13,8 +13,8 @@
 #           SET_VRING_BASE); ping; the guest sends the 16 MiB back. Under
 #           nested KVM if it works here (nested_accel_init: kvm_amd in the
 #           test VM and a probe guest), else TCG
-#   legacy  disable-modern=on,mrg_rxbuf=off,event_idx=off: ping; 16 MiB
-#           host->guest. Always under TCG: QEMU without KVM relays the
+#   legacy  disable-modern=on,mrg_rxbuf=off,event_idx=off, and poll-us=50
+#           on its -netdev (busy polling): ping; 16 MiB host->guest. Always under TCG: QEMU without KVM relays the
 #           kicks and interrupts itself, a path real users have too
 # A KVM guest's kicks must reach vhnet through KVM's ioeventfd and its
 # interrupts come through KVM's irqfd (nested_path); a TCG guest's through
@@ -48,6 +48,8 @@ parallel=${VHNET_QEMU_PARALLEL:-0}
 modern_steps=ping,rx,reload,ping,tx
 legacy_steps=ping,rx
 legacy_dev=,disable-modern=on,mrg_rxbuf=off,event_idx=off
+# QEMU's poll-us=N: VHOST_SET_VRING_BUSYLOOP_TIMEOUT on every queue.
+NESTED_NETOPTS[legacy]=poll-us=50
 # A nested TCG boot takes one to several minutes; about 500 s on the debug
 # kernel, whose check.sh --debug raises the time limit.
 boot_secs=$(( ${VHNET_TEST_TIMEOUT:-1200} / 3 ))
@@ -76,9 +78,9 @@ result() {	# STATUS DESCRIPTION
 	if [ $holding = 1 ]; then held+=("$line"); else echo "$line"; fi
 }
 steps_of() { tr , '\n' <<<"$1" | grep -c .; }
-# Per guest: tap, vhostfd, worker, one per step, rx and tx counters, path,
-# shutdown, QEMU log, console.
-per_guest=9
+# Per guest: tap, vhostfd, worker, one per step, rx and tx counters, busy
+# polling, path, shutdown, QEMU log, console.
+per_guest=10
 plan=$((1 + per_guest + $(steps_of $modern_steps) + per_guest + $(steps_of $legacy_steps)))
 
 removed=''
@@ -182,6 +184,24 @@ check_counters() {	# NAME STATS QUEUE MIN-BYTES
 	diag "$name: $q counters: ${line:-none}"
 	[ -n "$line" ] && [ "${packets:-0}" -gt 0 ] && [ "$broken" = 0 ] &&
 		[ "$bytes" -ge "$min" ] && [ "$bytes" -lt $((2 * data_bytes + (1 << 20))) ]
+}
+
+# QEMU passed poll-us=N on as each queue's busy-loop timeout (off without
+# it); with it, the worker polled the TX ring.
+check_busyloop() {	# NAME STATS
+	local want=0 q line us polls ok=0
+	case ${NESTED_NETOPTS[$1]:-} in
+	*poll-us=*) want=${NESTED_NETOPTS[$1]#*poll-us=} want=${want%%,*} ;;
+	esac
+	for q in rx tx; do
+		line=$(grep "^$q " <<<"$2")
+		us=$(counter "$line" busyloop_us)
+		polls=$(counter "$line" polls)
+		diag "$1: $q busyloop_us ${us:-none} polls ${polls:-none} poll_hits $(counter "$line" poll_hits)"
+		[ "$us" = "$want" ] || ok=1
+		[ $q = tx ] && [ "$want" != 0 ] && [ "${polls:-0}" = 0 ] && ok=1
+	done
+	return $ok
 }
 
 # QEMU's command line has the vhost options and its fd 3 is /dev/vhnet.
@@ -288,6 +308,8 @@ check_guest() {	# NAME STEPS
 	result $? "$name: debugfs rx counters moved (bytes >= $rx_min, nothing broken)"
 	check_counters "$name" "$stats" tx $tx_min
 	result $? "$name: debugfs tx counters moved (bytes >= $tx_min, nothing broken)"
+	check_busyloop "$name" "$stats"
+	result $? "$name: busy polling as QEMU asked (${NESTED_NETOPTS[$name]:-no poll-us})"
 	if [ "${NESTED_ACCEL_OF[$name]:-}" = kvm ]; then
 		line=$(nested_path "$name")
 		rc=$?

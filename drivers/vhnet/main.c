@@ -86,6 +86,7 @@ static void vhnet_vq_reset(struct vhnet_vq *vq)
 	vq->signalled_used_valid = false;
 	vq->broken = false;
 	vq->nheads = 0;
+	vq->busyloop_us = 0;
 	vhnet_vq_set_features(vq, 0);
 	memset(&vq->stats, 0, sizeof(vq->stats));
 }
@@ -297,6 +298,17 @@ static long vhnet_vring_state(struct vhnet_dev *dev, unsigned int cmd,
 		if (copy_to_user(argp, &s, sizeof(s)))
 			ret = -EFAULT;
 		break;
+	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
+		if (s.num > VHNET_BUSYLOOP_MAX_US)
+			ret = -EINVAL;
+		else
+			WRITE_ONCE(vq->busyloop_us, s.num);
+		break;
+	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
+		s.num = vq->busyloop_us;
+		if (copy_to_user(argp, &s, sizeof(s)))
+			ret = -EFAULT;
+		break;
 	}
 	mutex_unlock(&vq->mutex);
 	return ret;
@@ -477,6 +489,8 @@ static const struct vhnet_ioctl vhnet_ioctls[] = {
 	{ VHOST_SET_VRING_NUM,		false, vhnet_vring_state },
 	{ VHOST_SET_VRING_BASE,		false, vhnet_vring_state },
 	{ VHOST_GET_VRING_BASE,		false, vhnet_vring_state },
+	{ VHOST_SET_VRING_BUSYLOOP_TIMEOUT, false, vhnet_vring_state },
+	{ VHOST_GET_VRING_BUSYLOOP_TIMEOUT, false, vhnet_vring_state },
 	{ VHOST_SET_VRING_ADDR,		false, vhnet_vring_addr },
 	{ VHOST_SET_VRING_KICK,		false, vhnet_vring_file },
 	{ VHOST_SET_VRING_CALL,		false, vhnet_vring_file },

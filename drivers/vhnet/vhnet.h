@@ -37,6 +37,8 @@
 #define VHNET_DISCARD_LEN	128
 /* Used entries collected before they are published. */
 #define VHNET_USED_BATCH	64
+/* Largest VHOST_SET_VRING_BUSYLOOP_TIMEOUT, in microseconds. */
+#define VHNET_BUSYLOOP_MAX_US	1000000
 /* Misc minor from the range devices.txt reserves for local use. */
 #define VHNET_MINOR		250
 
@@ -83,6 +85,9 @@ struct vhnet_vq_stats {
 	/* Worst handler pass: loop turns, and time with the mutex held. */
 	u32 turns_max;
 	u64 pass_ns_max;
+	/* Busy polling (TX): periods, and those that found new buffers. */
+	u64 polls;
+	u64 poll_hits;
 };
 
 /* A descriptor chain translated into iovecs of the owner's mm. */
@@ -113,6 +118,7 @@ struct vhnet_vq {
 	u16 signalled_used;
 	bool signalled_used_valid;
 	bool broken;
+	u32 busyloop_us;	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT */
 
 	/* Negotiated features, copied under the vq mutex. */
 	u64 features;
@@ -254,6 +260,7 @@ void vhnet_vq_unget(struct vhnet_vq *vq, unsigned int n);
 int vhnet_vq_push_used(struct vhnet_vq *vq, u16 head, u32 len);
 int vhnet_vq_flush_used(struct vhnet_vq *vq);
 bool vhnet_vq_enable_notify(struct vhnet_vq *vq);
+int vhnet_vq_peek_avail_idx(struct vhnet_vq *vq, u16 *idx);
 void vhnet_vq_disable_notify(struct vhnet_vq *vq);
 void vhnet_vq_signal(struct vhnet_vq *vq);
 void vhnet_vq_break(struct vhnet_vq *vq, const char *why);
@@ -268,6 +275,9 @@ void vhnet_poll_init(struct vhnet_poll *poll, struct vhnet_dev *dev,
 		     struct vhnet_work *work, __poll_t mask);
 void vhnet_poll_start(struct vhnet_poll *poll, struct file *file);
 void vhnet_poll_stop(struct vhnet_poll *poll);
+
+/* busypoll.c */
+bool vhnet_busy_poll(struct vhnet_dev *dev);
 
 /* sock.c */
 struct socket *vhnet_sock_from_file(struct file *file);

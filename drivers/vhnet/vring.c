@@ -91,6 +91,12 @@ static int vhnet_read_avail_idx(struct vhnet_vq *vq, u16 *idx)
 	return 0;
 }
 
+/* The guest's avail->idx as it stands, without checks or caching. */
+int vhnet_vq_peek_avail_idx(struct vhnet_vq *vq, u16 *idx)
+{
+	return vhnet_read_avail_idx(vq, idx);
+}
+
 /* Append one descriptor's buffer to the chain's iovecs. */
 static int vhnet_chain_add(struct vhnet_vq *vq, struct vhnet_chain *chain,
 			   const struct vring_desc *d, bool writable)

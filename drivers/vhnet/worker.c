@@ -30,6 +30,7 @@ static int vhnet_worker_fn(void *data)
 	struct vhnet_dev *dev = data;
 	struct vhnet_work *work, *next;
 	struct llist_node *list;
+	bool polled = false;
 
 	kthread_use_mm(dev->mm);
 	for (;;) {
@@ -40,11 +41,19 @@ static int vhnet_worker_fn(void *data)
 			break;
 		}
 		list = llist_del_all(&dev->work_list);
+		if (!list && !polled) {
+			/* One busy-polling period after work, then sleep. */
+			__set_current_state(TASK_RUNNING);
+			polled = true;
+			vhnet_busy_poll(dev);
+			continue;
+		}
 		if (!list) {
 			schedule();
 			continue;
 		}
 		__set_current_state(TASK_RUNNING);
+		polled = false;
 		list = llist_reverse_order(list);
 		llist_for_each_entry_safe(work, next, list, node) {
 			/*

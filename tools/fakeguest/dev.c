@@ -141,7 +141,11 @@ int fg_dev_setup_vq(struct fg_dev *d, unsigned int idx)
 	if (ret)
 		return ret;
 	f.fd = vq->err_fd;
-	return fg_ioctl(d->fd, VHOST_SET_VRING_ERR, &f);
+	ret = fg_ioctl(d->fd, VHOST_SET_VRING_ERR, &f);
+	if (ret || !d->busyloop_us)
+		return ret;
+	st.num = d->busyloop_us;
+	return fg_ioctl(d->fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, &st);
 }
 
 int fg_dev_set_backend(struct fg_dev *d, unsigned int idx, int fd)

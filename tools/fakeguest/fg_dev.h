@@ -45,6 +45,7 @@ struct fg_dev {
 	bool any_layout;	/* VERSION_1, or the guest's legacy choice */
 	bool vhost_hdr;		/* VHOST_NET_F_VIRTIO_NET_HDR */
 	unsigned int hdr_len;	/* virtio-net header size the guest sees */
+	unsigned int busyloop_us;	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT, 0: off */
 	struct fg_mem *mem;
 	struct fg_vq vq[2];	/* FG_RXQ, FG_TXQ */
 	int backend[2];		/* fd given to VHOST_NET_SET_BACKEND, or -1 */
@@ -62,7 +63,8 @@ int fg_dev_alloc_rings(struct fg_dev *d, unsigned int num);
 /*
  * Program one ring into the device: SET_VRING_NUM, SET_VRING_BASE (the
  * ring's current avail index, 0 after fg_vq_reset()), SET_VRING_ADDR,
- * SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR.
+ * SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR, and with busyloop_us
+ * SET_VRING_BUSYLOOP_TIMEOUT.
  */
 int fg_dev_setup_vq(struct fg_dev *d, unsigned int idx);
 /* VHOST_NET_SET_BACKEND; @fd -1 detaches. */

@@ -32,6 +32,7 @@ struct fg_guest_cfg {
 	unsigned int max_inflight;	/* buffers per queue, 0: default */
 	bool any_layout;		/* legacy: lay buffers out freely */
 	bool rx_poison;		/* check that RX writes stop at the used len */
+	unsigned int busyloop_us;	/* per-queue busy polling, 0: off */
 	__u32 seed;
 };
 

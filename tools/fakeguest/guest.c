@@ -126,6 +126,7 @@ int fg_guest_init(struct fg_guest *g, const struct fg_guest_cfg *cfg,
 			 strerror(-ret));
 		return ret;
 	}
+	g->dev.busyloop_us = cfg->busyloop_us;
 	ret = fg_dev_negotiate(&g->dev, cfg->features);
 	if (ret) {
 		snprintf(g->err, sizeof(g->err), "features: %s",

@@ -17,7 +17,8 @@
 #   nested_start NAME IDX STEPS [DEVICE-OPTIONS]
 #                               start guest NAME on tap<IDX>, host address
 #                               10.0.<IDX+2>.1, guest .2; STEPS as in
-#                               nested-init.sh
+#                               nested-init.sh; ${NESTED_NETOPTS[NAME]} is
+#                               appended to its -netdev (e.g. poll-us=50)
 #   nested_wait NAME WHAT SECS [N]  wait for the guest's (Nth) "nested: WHAT";
 #                               a dead guest ends the wait at once, the
 #                               reason in ${NESTED_WHY[NAME]}
@@ -58,6 +59,7 @@ NESTED_ACCEL_WHY=
 NESTED_PROBE_SECS=${VHNET_NESTED_PROBE_SECS:-300}
 declare -gA NESTED_PID=() NESTED_HELPERS=() NESTED_IDX=() NESTED_SINK=()
 declare -gA NESTED_ARGS=() NESTED_RESTARTS=() NESTED_WHY=() NESTED_ACCEL_OF=()
+declare -gA NESTED_NETOPTS=()
 # After its first line, a guest silent this long is dead (nested-init.sh
 # prints a sign of life every 30 s; its boot itself is quiet).
 NESTED_SILENCE=${VHNET_NESTED_SILENCE:-300}
@@ -219,7 +221,7 @@ nested_start() {
 		-serial "file:$NESTED_LOGS/$name.console" \
 		-kernel "$kernel" -initrd "$img" \
 		-append "$NESTED_CMDLINE nsteps=$steps nip=$net.2/24 nhost=$net.1 nport=$port" \
-		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,$vhost" \
+		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,$vhost${NESTED_NETOPTS[$name]:+,${NESTED_NETOPTS[$name]}}" \
 		-device "virtio-net-pci,netdev=n0,romfile=$devopts" \
 		3<>"$dev" </dev/null >"$NESTED_LOGS/$name.qemu.log" 2>&1 &
 	NESTED_PID[$name]=$!
