@@ -293,19 +293,16 @@ static long vhnet_vring_state(struct vhnet_dev *dev, unsigned int cmd,
 			vq->broken = false;
 		}
 		break;
-	case VHOST_GET_VRING_BASE:
-		s.num = vq->last_avail_idx;
-		if (copy_to_user(argp, &s, sizeof(s)))
-			ret = -EFAULT;
-		break;
 	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
 		if (s.num > VHNET_BUSYLOOP_MAX_US)
 			ret = -EINVAL;
 		else
 			WRITE_ONCE(vq->busyloop_us, s.num);
 		break;
+	case VHOST_GET_VRING_BASE:
 	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
-		s.num = vq->busyloop_us;
+		s.num = cmd == VHOST_GET_VRING_BASE ? vq->last_avail_idx :
+						      vq->busyloop_us;
 		if (copy_to_user(argp, &s, sizeof(s)))
 			ret = -EFAULT;
 		break;
