@@ -296,7 +296,7 @@ static long vhnet_vring_state(struct vhnet_dev *dev, unsigned int cmd,
 	case VHOST_SET_VRING_BUSYLOOP_TIMEOUT:
 		if (s.num > VHNET_BUSYLOOP_MAX_US)
 			ret = -EINVAL;
-		else
+		else	/* the worker peeks at it unlocked first */
 			WRITE_ONCE(vq->busyloop_us, s.num);
 		break;
 	case VHOST_GET_VRING_BASE:
