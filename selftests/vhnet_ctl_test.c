@@ -83,7 +83,8 @@ static_assert(VIRTIO_F_NOTIFY_ON_EMPTY == 24, "VIRTIO_F_NOTIFY_ON_EMPTY");
 			 BIT64(VIRTIO_F_ANY_LAYOUT) |			\
 			 BIT64(VIRTIO_F_NOTIFY_ON_EMPTY) |		\
 			 BIT64(VIRTIO_NET_F_MRG_RXBUF) |		\
-			 BIT64(VHOST_NET_F_VIRTIO_NET_HDR))
+			 BIT64(VHOST_NET_F_VIRTIO_NET_HDR) |		\
+			 BIT64(VHOST_F_LOG_ALL))
 
 /* ---------------------------------------------------------------------- */
 /* Small utilities                                                          */
@@ -582,6 +583,8 @@ enum vh_op {
 	OP_NET_SET_BACKEND,
 	OP_SET_VRING_BUSYLOOP,
 	OP_GET_VRING_BUSYLOOP,
+	OP_SET_LOG_BASE,
+	OP_SET_LOG_FD,
 	OP_RESET_OWNER,
 	NR_OPS,
 	OP_FIRST_OWNER_ONLY = OP_SET_FEATURES,
@@ -604,6 +607,8 @@ static const char * const op_names[NR_OPS] = {
 	[OP_NET_SET_BACKEND] = "NET_SET_BACKEND",
 	[OP_SET_VRING_BUSYLOOP] = "SET_VRING_BUSYLOOP_TIMEOUT",
 	[OP_GET_VRING_BUSYLOOP] = "GET_VRING_BUSYLOOP_TIMEOUT",
+	[OP_SET_LOG_BASE] = "SET_LOG_BASE",
+	[OP_SET_LOG_FD] = "SET_LOG_FD",
 	[OP_RESET_OWNER] = "RESET_OWNER",
 };
 
@@ -652,6 +657,10 @@ static int do_op(int fd, enum vh_op op, char *guest, char *ring, int efd)
 		return vq_state(fd, VHOST_SET_VRING_BUSYLOOP_TIMEOUT, VQ_RX, 50);
 	case OP_GET_VRING_BUSYLOOP:
 		return vq_get(fd, VHOST_GET_VRING_BUSYLOOP_TIMEOUT, VQ_RX, &num);
+	case OP_SET_LOG_BASE:
+		return set_u64(fd, VHOST_SET_LOG_BASE, (uintptr_t)ring);
+	case OP_SET_LOG_FD:
+		return xioctl(fd, VHOST_SET_LOG_FD, &efd);
 	case OP_RESET_OWNER:
 		return xioctl(fd, VHOST_RESET_OWNER, NULL);
 	default:
@@ -848,7 +857,7 @@ TEST_F(owned, bad_pointer_efault)
 		VHOST_SET_VRING_BASE, VHOST_GET_VRING_BASE,
 		VHOST_SET_VRING_ADDR, VHOST_SET_VRING_KICK,
 		VHOST_SET_VRING_CALL, VHOST_SET_VRING_ERR,
-		VHOST_NET_SET_BACKEND,
+		VHOST_NET_SET_BACKEND, VHOST_SET_LOG_BASE, VHOST_SET_LOG_FD,
 	};
 	long pg = sysconf(_SC_PAGESIZE);
 	struct vhost_vring_state *ro_state;
@@ -897,7 +906,7 @@ TEST_F(owned, get_features_exact_no_garbage)
 	ASSERT_EQ(0, get_u64(self->fd, VHOST_GET_FEATURES, buf));
 	EXPECT_EQ(VHNET_FEATURES, buf[0])
 		TH_LOG("features 0x%llx", (unsigned long long)buf[0]);
-	EXPECT_EQ(0ULL, buf[0] & BIT64(VHOST_F_LOG_ALL));
+	EXPECT_NE(0ULL, buf[0] & BIT64(VHOST_F_LOG_ALL));
 	EXPECT_EQ(0xa5a5a5a5a5a5a5a5ULL, buf[1]) TH_LOG("wrote past a __u64");
 
 	memset(buf, 0xa5, sizeof(buf));
@@ -924,8 +933,8 @@ TEST_F(owned, set_features_mask)
 	EXPECT_EQ(0, set_u64(self->fd, VHOST_SET_FEATURES,
 			     BIT64(VIRTIO_F_VERSION_1) |
 			     BIT64(VIRTIO_NET_F_MRG_RXBUF)));
-	EXPECT_EQ(EOPNOTSUPP, set_u64(self->fd, VHOST_SET_FEATURES,
-				      BIT64(VHOST_F_LOG_ALL)));
+	EXPECT_EQ(0, set_u64(self->fd, VHOST_SET_FEATURES,
+			     BIT64(VHOST_F_LOG_ALL)));
 	EXPECT_EQ(EOPNOTSUPP, set_u64(self->fd, VHOST_SET_FEATURES, ~0ULL));
 }
 
@@ -1450,18 +1459,19 @@ TEST_F(owned, vring_busyloop_values)
 
 /* ---- SET_VRING_ADDR ---- */
 
-TEST_F(owned, vring_addr_flags_eopnotsupp)
+TEST_F(owned, vring_addr_flags)
 {
 	struct ring_addrs r = ring_layout(vq_ring(self->rings, VQ_RX), TEST_QUEUE);
 	unsigned int bit;
 
 	ASSERT_EQ(0, vq_state(self->fd, VHOST_SET_VRING_NUM, VQ_RX, TEST_QUEUE));
 	for (bit = 0; bit < 32; bit++)
-		EXPECT_EQ(EOPNOTSUPP, vq_addr(self->fd, VQ_RX, r.desc, r.avail,
-					      r.used, 1U << bit))
+		EXPECT_EQ(bit == VHOST_VRING_F_LOG ? 0 : EOPNOTSUPP,
+			  vq_addr(self->fd, VQ_RX, r.desc, r.avail, r.used,
+				  1U << bit))
 			TH_LOG("flag bit %u", bit);
 	EXPECT_EQ(EOPNOTSUPP, vq_addr(self->fd, VQ_RX, r.desc, r.avail, r.used,
-				      1U << VHOST_VRING_F_LOG));
+				      1U << VHOST_VRING_F_LOG | 2));
 	EXPECT_EQ(0, vq_addr(self->fd, VQ_RX, r.desc, r.avail, r.used, 0));
 }
 
@@ -1559,6 +1569,105 @@ TEST_F(owned, vring_addr_outside_mem_table)
 	close(tap);
 }
 
+/* ---- Dirty log: SET_LOG_BASE, SET_LOG_FD, VHOST_VRING_F_LOG ---- */
+
+static int vq_addr_log(int fd, unsigned int idx, const struct ring_addrs *r,
+		       unsigned int flags, __u64 log)
+{
+	struct vhost_vring_addr a = {
+		.index = idx,
+		.flags = flags,
+		.desc_user_addr = r->desc,
+		.avail_user_addr = r->avail,
+		.used_user_addr = r->used,
+		.log_guest_addr = log,
+	};
+
+	return xioctl(fd, VHOST_SET_VRING_ADDR, &a);
+}
+
+TEST_F(owned, log_base_values)
+{
+	/* A bit per 4 KiB page of the table: GUEST_SIZE from GPA 0. */
+	__u64 need = GUEST_SIZE / 4096 / 8, top = user_va_end();
+	struct vhost_memory_region far[2] = {
+		region(0, GUEST_SIZE, self->guest),
+		region(1ULL << 40, 4096, self->guest + GUEST_SIZE - 4096),
+	};
+
+	/* Without a table any user address will do; never a kernel one. */
+	EXPECT_EQ(0, set_u64(self->fd, VHOST_SET_LOG_BASE, (uintptr_t)self->rings));
+	EXPECT_EQ(EFAULT, set_u64(self->fd, VHOST_SET_LOG_BASE, KERNEL_ADDR));
+	EXPECT_EQ(EFAULT, set_u64(self->fd, VHOST_SET_LOG_BASE, ~0ULL));
+
+	ASSERT_EQ(0, mem_set_one(self->fd, 0, GUEST_SIZE, (uintptr_t)self->guest));
+	/* The bitmap (need bytes) must fit below the end of user space. */
+	EXPECT_EQ(EFAULT, set_u64(self->fd, VHOST_SET_LOG_BASE, top - need / 2));
+	EXPECT_EQ(0, set_u64(self->fd, VHOST_SET_LOG_BASE, top - 0x10000));
+	/* A table whose bitmap would not fit there (32 MiB) is refused... */
+	EXPECT_EQ(EFAULT, mem_set(self->fd, far, 2));
+	/* ...and the old one stays: the same bases are still judged by it. */
+	EXPECT_EQ(0, set_u64(self->fd, VHOST_SET_LOG_BASE, top - 0x10000));
+	EXPECT_EQ(EFAULT, set_u64(self->fd, VHOST_SET_LOG_BASE, top - need / 2));
+	/* With a base that can hold it, the table is taken. */
+	EXPECT_EQ(0, set_u64(self->fd, VHOST_SET_LOG_BASE, (uintptr_t)self->rings));
+	EXPECT_EQ(0, mem_set(self->fd, far, 2));
+	EXPECT_EQ(EFAULT, set_u64(self->fd, VHOST_SET_LOG_BASE, top - 0x10000));
+}
+
+TEST_F(owned, log_fd_values)
+{
+	int efd = eventfd(0, EFD_CLOEXEC), file = regular_file(), bad = closed_fd();
+	int unbind = VHOST_FILE_UNBIND, id;
+
+	ASSERT_LE(0, efd);
+	ASSERT_LE(0, file);
+	EXPECT_EQ(0, xioctl(self->fd, VHOST_SET_LOG_FD, &unbind));
+	EXPECT_EQ(EBADF, xioctl(self->fd, VHOST_SET_LOG_FD, &bad));
+	EXPECT_EQ(EINVAL, xioctl(self->fd, VHOST_SET_LOG_FD, &file));
+	EXPECT_EQ(0, xioctl(self->fd, VHOST_SET_LOG_FD, &efd));
+	EXPECT_EQ(0, xioctl(self->fd, VHOST_SET_LOG_FD, &efd));
+	/* The device holds the eventfd until RESET_OWNER. */
+	id = eventfd_id(efd);
+	ASSERT_LE(0, id);
+	close(efd);
+	EXPECT_FALSE(eventfd_id_free(id));
+	EXPECT_EQ(0, xioctl(self->fd, VHOST_RESET_OWNER, NULL));
+	EXPECT_TRUE(wait_eventfd_id_free(id));
+	close(file);
+}
+
+TEST_F(owned, vring_addr_log_while_running)
+{
+	struct ring_addrs r = ring_layout(vq_ring(self->rings, VQ_RX), TEST_QUEUE);
+	struct ring_addrs moved = r;
+	const unsigned int log = 1U << VHOST_VRING_F_LOG;
+	char name[IFNAMSIZ];
+	int tap;
+
+	tap = tap_create(name);
+	ASSERT_LE(0, tap) TH_LOG("tap: %s", strerror(errno));
+	ASSERT_EQ(0, vq_state(self->fd, VHOST_SET_VRING_NUM, VQ_RX, TEST_QUEUE));
+	/* A used ring logged at an address that wraps. */
+	EXPECT_EQ(EINVAL, vq_addr_log(self->fd, VQ_RX, &r, log, ~0ULL - 8));
+	ASSERT_EQ(0, vq_addr_log(self->fd, VQ_RX, &r, log, 0x10000));
+	ASSERT_EQ(0, mem_set_one(self->fd, 0, GUEST_SIZE, (uintptr_t)self->guest));
+	ASSERT_EQ(0, backend(self->fd, VQ_RX, tap));
+
+	/* Running: logging goes on and off, the ring stays where it is. */
+	EXPECT_EQ(0, vq_addr_log(self->fd, VQ_RX, &r, 0, 0));
+	EXPECT_EQ(0, vq_addr_log(self->fd, VQ_RX, &r, log, 0x20000));
+	EXPECT_EQ(EINVAL, vq_addr_log(self->fd, VQ_RX, &r, log, ~0ULL - 8));
+	moved.used += 4096;
+	EXPECT_EQ(EBUSY, vq_addr_log(self->fd, VQ_RX, &moved, log, 0x20000));
+	EXPECT_EQ(EBUSY, vq_addr_log(self->fd, VQ_RX, &moved, 0, 0));
+	EXPECT_EQ(EOPNOTSUPP, vq_addr_log(self->fd, VQ_RX, &r, log | 2, 0));
+	/* Detached: the ring may move again. */
+	ASSERT_EQ(0, backend(self->fd, VQ_RX, -1));
+	EXPECT_EQ(0, vq_addr_log(self->fd, VQ_RX, &moved, log, 0x20000));
+	close(tap);
+}
+
 /* A rejected SET_VRING_ADDR must not leave a half-configured ring. */
 TEST_F(owned, vring_addr_rejected_no_effect)
 {
@@ -1570,7 +1679,7 @@ TEST_F(owned, vring_addr_rejected_no_effect)
 	ASSERT_LE(0, tap) TH_LOG("tap: %s", strerror(errno));
 	ASSERT_EQ(0, vq_state(self->fd, VHOST_SET_VRING_NUM, VQ_RX, TEST_QUEUE));
 	EXPECT_EQ(EINVAL, vq_addr(self->fd, VQ_RX, r.desc + 8, r.avail, r.used, 0));
-	EXPECT_EQ(EOPNOTSUPP, vq_addr(self->fd, VQ_RX, r.desc, r.avail, r.used, 1));
+	EXPECT_EQ(EOPNOTSUPP, vq_addr(self->fd, VQ_RX, r.desc, r.avail, r.used, 2));
 	EXPECT_EQ(EFAULT, vq_addr(self->fd, VQ_RX, r.desc, r.avail, KERNEL_ADDR, 0));
 	EXPECT_EQ(EINVAL, backend(self->fd, VQ_RX, tap))
 		TH_LOG("backend attached to a ring whose address was rejected");
@@ -1707,7 +1816,9 @@ TEST_F(owned, backend_attached_busy)
 	EXPECT_EQ(EBUSY, vq_state(fd, VHOST_SET_VRING_NUM, VQ_RX, TEST_QUEUE));
 	EXPECT_EQ(EBUSY, vq_state(fd, VHOST_SET_VRING_NUM, VQ_RX, 64));
 	EXPECT_EQ(EBUSY, vq_state(fd, VHOST_SET_VRING_BASE, VQ_RX, 42));
-	EXPECT_EQ(EBUSY, vq_addr(fd, VQ_RX, r.desc, r.avail, r.used, 0));
+	EXPECT_EQ(EBUSY, vq_addr(fd, VQ_RX, r.desc, r.avail, r.used + 4096, 0));
+	/* The same addresses: only the logging may change (dirty log). */
+	EXPECT_EQ(0, vq_addr(fd, VQ_RX, r.desc, r.avail, r.used, 0));
 
 	/* The other vq is not affected. */
 	EXPECT_EQ(0, vq_state(fd, VHOST_SET_VRING_NUM, VQ_TX, TEST_QUEUE));

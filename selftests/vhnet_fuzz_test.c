@@ -54,6 +54,7 @@
 #define NEVENTS		6
 #define CLOSE_MS	2000
 #define MEM_SIZE	(1UL << 20)
+#define LOG_SIZE	(1UL << 20)	/* bits for 32 GiB of guest */
 #define MEM_GPA		0x100000ULL
 #define RING_NUM	256U
 /* Start of the x86-64 direct map: never a valid user address. */
@@ -61,7 +62,8 @@
 #define MAX_ERRNO	134
 #define SLAB_SLACK_KB	1024L
 
-enum arg_kind { A_U64, A_STATE, A_ADDR, A_FILE, A_MEM, A_NONE, A_BACKEND };
+enum arg_kind { A_U64, A_STATE, A_ADDR, A_FILE, A_MEM, A_NONE, A_BACKEND,
+		A_LOG, A_FD };
 
 struct op {
 	const char *name;
@@ -88,8 +90,8 @@ static const struct op ops[] = {
 	{ "SET_VRING_CALL", VHOST_SET_VRING_CALL, A_FILE, false, true },
 	{ "SET_VRING_ERR", VHOST_SET_VRING_ERR, A_FILE, false, true },
 	{ "NET_SET_BACKEND", VHOST_NET_SET_BACKEND, A_BACKEND, false, true },
-	{ "SET_LOG_BASE", VHOST_SET_LOG_BASE, A_U64, false, false },
-	{ "SET_LOG_FD", VHOST_SET_LOG_FD, A_NONE, false, false },
+	{ "SET_LOG_BASE", VHOST_SET_LOG_BASE, A_LOG, false, true },
+	{ "SET_LOG_FD", VHOST_SET_LOG_FD, A_FD, false, true },
 	{ "SET_VRING_ENDIAN", VHOST_SET_VRING_ENDIAN, A_STATE, false, false },
 	{ "GET_VRING_ENDIAN", VHOST_GET_VRING_ENDIAN, A_STATE, false, false },
 	{ "SET_VRING_BUSYLOOP_TIMEOUT", VHOST_SET_VRING_BUSYLOOP_TIMEOUT,
@@ -118,6 +120,7 @@ struct fuzz {
 	int packet, udp, pipefd[2], regfile, closed;
 	__u8 *mem;
 	__u8 *guard;		/* an unmapped page */
+	__u8 *log;		/* a dirty log for any table near MEM_GPA */
 	__u64 offered;
 	unsigned long calls, iter, closes, forks, tap_deletes, findings;
 	unsigned int max_close_ms;
@@ -341,6 +344,7 @@ static void *make_arg(struct fuzz *f, const struct op *op, void *buf,
 	struct vhost_vring_addr *a = buf;
 	struct vhost_vring_file *v = buf;
 	__u64 *u = buf;
+	int *fd = buf;
 
 	*must_fail = false;
 	*detail = "";
@@ -426,6 +430,30 @@ static void *make_arg(struct fuzz *f, const struct op *op, void *buf,
 		return v;
 	case A_MEM:
 		return some_table(f);
+	case A_LOG:
+		switch (pick(f, 4)) {
+		case 0:
+			*u = KERNEL_ADDR;
+			*must_fail = true;
+			*detail = "kernel address";
+			break;
+		case 1:
+			*u = (uintptr_t)f->guard;
+			break;
+		case 2:
+			*u = rnd64(f);
+			break;
+		default:
+			*u = (uintptr_t)f->log;
+			break;
+		}
+		return u;
+	case A_FD:
+		*fd = some_fd(f, false, detail);
+		if (!strcmp(*detail, "pipe") || !strcmp(*detail, "file") ||
+		    !strcmp(*detail, "closed"))
+			*must_fail = true;
+		return fd;
 	}
 	return NULL;
 }
@@ -727,6 +755,9 @@ FIXTURE_SETUP(fuzz)
 	ASSERT_NE(MAP_FAILED, f->mem);
 	f->guard = f->mem + MEM_SIZE;
 	ASSERT_EQ(0, munmap(f->guard, 4096));
+	f->log = mmap(NULL, LOG_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, f->log);
 	for (i = 0; i < NEVENTS; i++) {
 		f->ev[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		ASSERT_LE(0, f->ev[i]);
@@ -787,6 +818,7 @@ FIXTURE_TEARDOWN(fuzz)
 
 	fuzz_release(f);
 	munmap(f->mem, MEM_SIZE);
+	munmap(f->log, LOG_SIZE);
 	free(f->caches);
 	free(f);
 }

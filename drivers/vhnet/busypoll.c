@@ -37,7 +37,7 @@ bool vhnet_busy_poll(struct vhnet_dev *dev)
 	mutex_lock(&vq->mutex);
 	/* Blocked TX waits for socket space, not for the guest. */
 	if (!vq->busyloop_us || !vq->sock || vq->broken || vq->tx_blocked ||
-	    vhnet_vq_peek_avail_idx(vq, &start)) {
+	    vhnet_vq_read_avail_idx(vq, &start)) {
 		mutex_unlock(&vq->mutex);
 		return false;
 	}
@@ -57,7 +57,7 @@ bool vhnet_busy_poll(struct vhnet_dev *dev)
 			mutex_unlock(&vq->mutex);
 			return true;
 		}
-		hit = !vhnet_vq_peek_avail_idx(vq, &idx) && idx != start;
+		hit = !vhnet_vq_read_avail_idx(vq, &idx) && idx != start;
 		mutex_unlock(&vq->mutex);
 		if (hit)
 			break;

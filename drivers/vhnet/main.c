@@ -87,6 +87,9 @@ static void vhnet_vq_reset(struct vhnet_vq *vq)
 	vq->broken = false;
 	vq->nheads = 0;
 	vq->busyloop_us = 0;
+	vq->log_used = false;
+	vq->log_addr = 0;
+	vq->log_pending = false;
 	vhnet_vq_set_features(vq, 0);
 	memset(&vq->stats, 0, sizeof(vq->stats));
 }
@@ -116,12 +119,27 @@ static void vhnet_dev_cleanup(struct vhnet_dev *dev)
 	}
 	kvfree(dev->mem);
 	dev->mem = NULL;
+	if (dev->log_ctx)
+		eventfd_ctx_put(dev->log_ctx);
+	dev->log_ctx = NULL;
+	dev->log_base = NULL;
 	dev->features = 0;
 	dev->backend_features = 0;
 	if (dev->mm)
 		mmput(dev->mm);
 	dev->mm = NULL;
 	dev->owner_pid = 0;
+}
+
+static void vhnet_free_scratch(struct vhnet_dev *dev)
+{
+	int i;
+
+	for (i = 0; i < VHNET_NVQS; i++) {
+		kvfree(dev->vqs[i].iov);
+		kvfree(dev->vqs[i].heads);
+		kvfree(dev->vqs[i].iov_gpa);
+	}
 }
 
 static int vhnet_open(struct inode *inode, struct file *f)
@@ -143,7 +161,9 @@ static int vhnet_open(struct inode *inode, struct file *f)
 					 GFP_KERNEL_ACCOUNT);
 		vq->heads = kvmalloc_array(UIO_MAXIOV, sizeof(*vq->heads),
 					   GFP_KERNEL_ACCOUNT);
-		if (!vq->iov || !vq->heads)
+		vq->iov_gpa = kvmalloc_array(UIO_MAXIOV, sizeof(*vq->iov_gpa),
+					     GFP_KERNEL_ACCOUNT);
+		if (!vq->iov || !vq->heads || !vq->iov_gpa)
 			goto err;
 		vhnet_work_init(&vq->work, i == VHNET_VQ_RX ? vhnet_handle_rx :
 							       vhnet_handle_tx);
@@ -155,10 +175,7 @@ static int vhnet_open(struct inode *inode, struct file *f)
 	f->private_data = dev;
 	return 0;
 err:
-	for (i = 0; i < VHNET_NVQS; i++) {
-		kvfree(dev->vqs[i].iov);
-		kvfree(dev->vqs[i].heads);
-	}
+	vhnet_free_scratch(dev);
 	kfree(dev);
 	return -ENOMEM;
 }
@@ -166,13 +183,9 @@ err:
 static int vhnet_release(struct inode *inode, struct file *f)
 {
 	struct vhnet_dev *dev = f->private_data;
-	int i;
 
 	vhnet_dev_cleanup(dev);
-	for (i = 0; i < VHNET_NVQS; i++) {
-		kvfree(dev->vqs[i].iov);
-		kvfree(dev->vqs[i].heads);
-	}
+	vhnet_free_scratch(dev);
 	kfree(dev);
 	return 0;
 }
@@ -240,6 +253,19 @@ static long vhnet_set_features(struct vhnet_dev *dev, unsigned int cmd,
 	return 0;
 }
 
+/* The worker reads dev->mem and the log only under a vq mutex: hold both. */
+static void vhnet_lock_vqs(struct vhnet_dev *dev)
+{
+	mutex_lock(&dev->vqs[VHNET_VQ_RX].mutex);
+	mutex_lock_nested(&dev->vqs[VHNET_VQ_TX].mutex, 1);
+}
+
+static void vhnet_unlock_vqs(struct vhnet_dev *dev)
+{
+	mutex_unlock(&dev->vqs[VHNET_VQ_TX].mutex);
+	mutex_unlock(&dev->vqs[VHNET_VQ_RX].mutex);
+}
+
 static long vhnet_set_mem_table(struct vhnet_dev *dev, unsigned int cmd,
 				void __user *argp)
 {
@@ -248,14 +274,53 @@ static long vhnet_set_mem_table(struct vhnet_dev *dev, unsigned int cmd,
 	mem = vhnet_mem_from_user(argp, READ_ONCE(max_mem_regions));
 	if (IS_ERR(mem))
 		return PTR_ERR(mem);
-	/* The worker reads dev->mem only under a vq mutex: hold both. */
-	mutex_lock(&dev->vqs[VHNET_VQ_RX].mutex);
-	mutex_lock_nested(&dev->vqs[VHNET_VQ_TX].mutex, 1);
+	/* A log already set must hold the bits of the new table too. */
+	if (dev->log_base && vhnet_log_check(mem, dev->log_base)) {
+		kvfree(mem);
+		return -EFAULT;
+	}
+	vhnet_lock_vqs(dev);
 	old = dev->mem;
 	dev->mem = mem;
-	mutex_unlock(&dev->vqs[VHNET_VQ_TX].mutex);
-	mutex_unlock(&dev->vqs[VHNET_VQ_RX].mutex);
+	vhnet_unlock_vqs(dev);
 	kvfree(old);
+	return 0;
+}
+
+static long vhnet_set_log_base(struct vhnet_dev *dev, unsigned int cmd,
+			       void __user *argp)
+{
+	u64 base;
+
+	if (copy_from_user(&base, argp, sizeof(base)))
+		return -EFAULT;
+	if (vhnet_log_check(dev->mem, (void __user *)(uintptr_t)base))
+		return -EFAULT;
+	vhnet_lock_vqs(dev);
+	dev->log_base = (void __user *)(uintptr_t)base;
+	vhnet_unlock_vqs(dev);
+	return 0;
+}
+
+static long vhnet_set_log_fd(struct vhnet_dev *dev, unsigned int cmd,
+			     void __user *argp)
+{
+	struct eventfd_ctx *ctx = NULL, *old;
+	int fd;
+
+	if (get_user(fd, (int __user *)argp))
+		return -EFAULT;
+	if (fd != VHOST_FILE_UNBIND) {
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+	}
+	vhnet_lock_vqs(dev);
+	old = dev->log_ctx;
+	dev->log_ctx = ctx;
+	vhnet_unlock_vqs(dev);
+	if (old)
+		eventfd_ctx_put(old);
 	return 0;
 }
 
@@ -316,6 +381,7 @@ static long vhnet_vring_addr(struct vhnet_dev *dev, unsigned int cmd,
 {
 	struct vhost_vring_addr a;
 	struct vhnet_vq *vq;
+	bool log;
 	long ret;
 
 	if (copy_from_user(&a, argp, sizeof(a)))
@@ -323,23 +389,36 @@ static long vhnet_vring_addr(struct vhnet_dev *dev, unsigned int cmd,
 	vq = vhnet_vq_get(dev, a.index);
 	if (!vq)
 		return -ENOBUFS;
-	/* No dirty logging (VHOST_F_LOG_ALL is not offered). */
-	if (a.flags)
+	if (a.flags & ~(1U << VHOST_VRING_F_LOG))
 		return -EOPNOTSUPP;
+	log = a.flags & (1U << VHOST_VRING_F_LOG);
 
 	mutex_lock(&vq->mutex);
-	ret = -EBUSY;
-	if (vq->sock)
+	ret = -EINVAL;
+	if (log && a.log_guest_addr + vhnet_used_size(vq->num) - 1 <
+		   a.log_guest_addr)
 		goto out;
-	ret = vhnet_vq_check_addr(vq->num, a.desc_user_addr,
-				  a.avail_user_addr, a.used_user_addr);
-	if (ret)
-		goto out;
-	vq->desc = (struct vring_desc __user *)(uintptr_t)a.desc_user_addr;
-	vq->avail = (struct vring_avail __user *)(uintptr_t)a.avail_user_addr;
-	vq->used = (struct vring_used __user *)(uintptr_t)a.used_user_addr;
-	vq->addr_set = true;
-	vq->broken = false;
+	if (vq->sock) {
+		/* Running: only the logging may change (migration start, cancel). */
+		ret = -EBUSY;
+		if (a.desc_user_addr != (uintptr_t)vq->desc ||
+		    a.avail_user_addr != (uintptr_t)vq->avail ||
+		    a.used_user_addr != (uintptr_t)vq->used)
+			goto out;
+	} else {
+		ret = vhnet_vq_check_addr(vq->num, a.desc_user_addr,
+					  a.avail_user_addr, a.used_user_addr);
+		if (ret)
+			goto out;
+		vq->desc = (struct vring_desc __user *)(uintptr_t)a.desc_user_addr;
+		vq->avail = (struct vring_avail __user *)(uintptr_t)a.avail_user_addr;
+		vq->used = (struct vring_used __user *)(uintptr_t)a.used_user_addr;
+		vq->addr_set = true;
+		vq->broken = false;
+	}
+	vq->log_used = log;
+	vq->log_addr = log ? a.log_guest_addr : 0;
+	ret = 0;
 out:
 	mutex_unlock(&vq->mutex);
 	return ret;
@@ -483,6 +562,8 @@ static const struct vhnet_ioctl vhnet_ioctls[] = {
 	{ VHOST_SET_OWNER,		true,  vhnet_set_owner },
 	{ VHOST_RESET_OWNER,		false, vhnet_reset_owner },
 	{ VHOST_SET_MEM_TABLE,		false, vhnet_set_mem_table },
+	{ VHOST_SET_LOG_BASE,		false, vhnet_set_log_base },
+	{ VHOST_SET_LOG_FD,		false, vhnet_set_log_fd },
 	{ VHOST_SET_VRING_NUM,		false, vhnet_vring_state },
 	{ VHOST_SET_VRING_BASE,		false, vhnet_vring_state },
 	{ VHOST_GET_VRING_BASE,		false, vhnet_vring_state },

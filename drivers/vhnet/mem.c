@@ -63,6 +63,9 @@ struct vhnet_mem *vhnet_mem_from_user(const void __user *argp,
 		r->uaddr = ur.userspace_addr;
 	}
 	mem->nregions = hdr.nregions;
+	for (i = 0; i < mem->nregions; i++)
+		mem->last = max(mem->last, mem->regions[i].gpa +
+					   mem->regions[i].size - 1);
 
 	sort(mem->regions, mem->nregions, sizeof(mem->regions[0]),
 	     vhnet_region_cmp, NULL);
@@ -100,12 +103,13 @@ static const struct vhnet_region *vhnet_mem_find(const struct vhnet_mem *mem,
 }
 
 /*
- * Translate [gpa, gpa + len) into at most @max_iov iovecs.  Returns the
+ * Translate [gpa, gpa + len) into at most @max_iov iovecs, and the guest
+ * address of each into @seg_gpa unless it is NULL.  Returns the
  * number used, -EFAULT if any byte lies outside the table or the range
  * wraps, or -ENOBUFS if it needs more than @max_iov entries.
  */
 int vhnet_mem_translate(const struct vhnet_mem *mem, u64 gpa, u64 len,
-			struct iovec *iov, unsigned int max_iov)
+			struct iovec *iov, u64 *seg_gpa, unsigned int max_iov)
 {
 	unsigned int n = 0;
 
@@ -123,6 +127,8 @@ int vhnet_mem_translate(const struct vhnet_mem *mem, u64 gpa, u64 len,
 		chunk = min(len, r->size - off);
 		iov[n].iov_base = (void __user *)(uintptr_t)(r->uaddr + off);
 		iov[n].iov_len = chunk;
+		if (seg_gpa)
+			seg_gpa[n] = gpa;
 		n++;
 		gpa += chunk;
 		len -= chunk;
@@ -137,7 +143,7 @@ int vhnet_mem_copy_from_guest(const struct vhnet_mem *mem, void *dst,
 	struct iovec iov[2];
 	int n, i;
 
-	n = vhnet_mem_translate(mem, gpa, len, iov, ARRAY_SIZE(iov));
+	n = vhnet_mem_translate(mem, gpa, len, iov, NULL, ARRAY_SIZE(iov));
 	if (n < 0)
 		return -EFAULT;
 	for (i = 0; i < n; i++) {

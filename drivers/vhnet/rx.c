@@ -61,6 +61,7 @@ static int vhnet_rx_gather(struct vhnet_vq *vq, size_t need, bool mergeable,
 			goto undo;
 		}
 		chain.iov = vq->iov + *niov;
+		chain.gpa = vq->iov_gpa + *niov;
 		chain.max_iov = UIO_MAXIOV - *niov;
 		ret = vhnet_vq_next_chain(vq, true, &chain);
 		if (ret == -ENOSPC)
@@ -166,6 +167,9 @@ void vhnet_handle_rx(struct vhnet_work *work)
 			vhnet_vq_unget(vq, n);
 			if (ret == -EAGAIN)
 				break;
+			/* The buffers may have been written to all the same. */
+			if (vhnet_log_iov(vq, niov, cap))
+				break;
 			vq->stats.errors++;
 			vq->stats.last_error = ret < 0 ? ret : -EMSGSIZE;
 			goto next;
@@ -185,6 +189,9 @@ void vhnet_handle_rx(struct vhnet_work *work)
 			vhnet_vq_break(vq, "RX header unwritable");
 			break;
 		}
+		/* Exactly the bytes written, header included. */
+		if (vhnet_log_iov(vq, niov, total))
+			break;
 		vq->nheads += used;
 		vq->stats.packets++;
 		vq->stats.bytes += ret;

@@ -17,6 +17,7 @@
 #include <linux/virtio_ring.h>
 #include <linux/virtio_byteorder.h>
 #include <linux/virtio_config.h>
+#include <linux/vhost_types.h>
 #include <linux/u64_stats_sync.h>
 #include <linux/timekeeping.h>
 
@@ -52,6 +53,7 @@ struct vhnet_region {
 };
 
 struct vhnet_mem {
+	u64 last;		/* highest guest-physical address in it */
 	u32 nregions;
 	struct vhnet_region regions[];
 };
@@ -88,12 +90,16 @@ struct vhnet_vq_stats {
 	/* Busy polling (TX): periods, and those that found new buffers. */
 	u64 polls;
 	u64 poll_hits;
+	/* Dirty log: ranges logged, and failed log writes. */
+	u64 log_writes;
+	u64 log_errors;
 };
 
 /* A descriptor chain translated into iovecs of the owner's mm. */
 struct vhnet_chain {
 	u16 head;
 	struct iovec *iov;	/* in: where to put the segments */
+	u64 *gpa;		/* in: each segment's guest address */
 	unsigned int max_iov;	/* in: room at @iov */
 	unsigned int niov;
 	size_t len;
@@ -119,6 +125,9 @@ struct vhnet_vq {
 	bool signalled_used_valid;
 	bool broken;
 	u32 busyloop_us;	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT */
+	bool log_used;		/* VHOST_VRING_F_LOG: log used-ring writes */
+	u64 log_addr;		/* the used ring's guest address */
+	bool log_pending;	/* bits set since the last log signal */
 
 	/* Negotiated features, copied under the vq mutex. */
 	u64 features;
@@ -139,6 +148,7 @@ struct vhnet_vq {
 
 	/* Scratch for the worker, allocated with the device. */
 	struct iovec *iov;
+	u64 *iov_gpa;		/* guest address of each vq->iov segment */
 	struct vring_used_elem *heads;
 	unsigned int nheads;
 
@@ -152,6 +162,9 @@ struct vhnet_dev {
 	struct task_struct *worker;
 	struct llist_head work_list;
 	struct vhnet_mem *mem;
+	/* Dirty log; the worker reads these under a vq mutex, like mem. */
+	void __user *log_base;
+	struct eventfd_ctx *log_ctx;
 	u64 features;
 	u64 backend_features;
 	struct dentry *debugfs;
@@ -164,7 +177,8 @@ struct vhnet_dev {
 			(1ULL << VIRTIO_F_ANY_LAYOUT) | \
 			(1ULL << VIRTIO_F_NOTIFY_ON_EMPTY) | \
 			(1ULL << VIRTIO_NET_F_MRG_RXBUF) | \
-			(1ULL << VHOST_NET_F_VIRTIO_NET_HDR))
+			(1ULL << VHOST_NET_F_VIRTIO_NET_HDR) | \
+			(1ULL << VHOST_F_LOG_ALL))
 
 /*
  * Charge one turn of a handler loop (a frame moved or dropped, or a new
@@ -246,11 +260,12 @@ static inline __virtio32 cpu_vq32(const struct vhnet_vq *vq, u32 v)
 struct vhnet_mem *vhnet_mem_from_user(const void __user *argp,
 				      unsigned int max_regions);
 int vhnet_mem_translate(const struct vhnet_mem *mem, u64 gpa, u64 len,
-			struct iovec *iov, unsigned int max_iov);
+			struct iovec *iov, u64 *seg_gpa, unsigned int max_iov);
 int vhnet_mem_copy_from_guest(const struct vhnet_mem *mem, void *dst,
 			      u64 gpa, size_t len);
 
 /* vring.c */
+u64 vhnet_used_size(unsigned int num);
 int vhnet_vq_check_addr(unsigned int num, u64 desc, u64 avail, u64 used);
 int vhnet_vq_read_used_idx(struct vhnet_vq *vq, u16 *used_idx);
 void vhnet_vq_start(struct vhnet_vq *vq, u16 used_idx);
@@ -260,10 +275,23 @@ void vhnet_vq_unget(struct vhnet_vq *vq, unsigned int n);
 int vhnet_vq_push_used(struct vhnet_vq *vq, u16 head, u32 len);
 int vhnet_vq_flush_used(struct vhnet_vq *vq);
 bool vhnet_vq_enable_notify(struct vhnet_vq *vq);
-int vhnet_vq_peek_avail_idx(struct vhnet_vq *vq, u16 *idx);
+int vhnet_vq_read_avail_idx(struct vhnet_vq *vq, u16 *idx);
 void vhnet_vq_disable_notify(struct vhnet_vq *vq);
 void vhnet_vq_signal(struct vhnet_vq *vq);
 void vhnet_vq_break(struct vhnet_vq *vq, const char *why);
+
+/* log.c */
+static inline bool vhnet_logging(const struct vhnet_vq *vq)
+{
+	return vhnet_has(vq, VHOST_F_LOG_ALL);
+}
+
+size_t vhnet_log_bytes(const struct vhnet_mem *mem);
+int vhnet_log_check(const struct vhnet_mem *mem, void __user *base);
+int vhnet_log_write(struct vhnet_vq *vq, u64 gpa, u64 len);
+int vhnet_log_used(struct vhnet_vq *vq, size_t off, size_t len);
+int vhnet_log_iov(struct vhnet_vq *vq, unsigned int niov, size_t len);
+void vhnet_log_signal(struct vhnet_vq *vq);
 
 /* worker.c */
 int vhnet_worker_start(struct vhnet_dev *dev);

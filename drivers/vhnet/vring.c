@@ -26,13 +26,19 @@ static bool vhnet_range_ok(u64 addr, u64 size)
 	return access_ok((void __user *)(uintptr_t)addr, size);
 }
 
+/* Bytes of a used ring of @num entries, avail_event included. */
+u64 vhnet_used_size(unsigned int num)
+{
+	return sizeof(struct vring_used) +
+	       sizeof(struct vring_used_elem) * (u64)num + sizeof(__virtio16);
+}
+
 /* -EINVAL for misaligned rings, -EFAULT for inaccessible ones. */
 int vhnet_vq_check_addr(unsigned int num, u64 desc, u64 avail, u64 used)
 {
 	u64 dsz = (u64)sizeof(struct vring_desc) * num;
 	u64 asz = sizeof(struct vring_avail) + sizeof(__virtio16) * (num + 1);
-	u64 usz = sizeof(struct vring_used) +
-		  sizeof(struct vring_used_elem) * num + sizeof(__virtio16);
+	u64 usz = vhnet_used_size(num);
 
 	if (desc & (VRING_DESC_ALIGN_SIZE - 1) ||
 	    avail & (VRING_AVAIL_ALIGN_SIZE - 1) ||
@@ -81,7 +87,8 @@ void vhnet_vq_start(struct vhnet_vq *vq, u16 used_idx)
 	vq->nheads = 0;
 }
 
-static int vhnet_read_avail_idx(struct vhnet_vq *vq, u16 *idx)
+/* The guest's avail->idx as it stands, without checks or caching. */
+int vhnet_vq_read_avail_idx(struct vhnet_vq *vq, u16 *idx)
 {
 	__virtio16 v;
 
@@ -89,12 +96,6 @@ static int vhnet_read_avail_idx(struct vhnet_vq *vq, u16 *idx)
 		return -EFAULT;
 	*idx = vq16(vq, v);
 	return 0;
-}
-
-/* The guest's avail->idx as it stands, without checks or caching. */
-int vhnet_vq_peek_avail_idx(struct vhnet_vq *vq, u16 *idx)
-{
-	return vhnet_read_avail_idx(vq, idx);
 }
 
 /* Append one descriptor's buffer to the chain's iovecs. */
@@ -112,6 +113,7 @@ static int vhnet_chain_add(struct vhnet_vq *vq, struct vhnet_chain *chain,
 	}
 	n = vhnet_mem_translate(vq->dev->mem, vq64(vq, d->addr), len,
 				chain->iov + chain->niov,
+				chain->gpa ? chain->gpa + chain->niov : NULL,
 				chain->max_iov - chain->niov);
 	/* Out of room only because earlier chains took it: caller's call. */
 	if (n == -ENOBUFS && chain->max_iov < UIO_MAXIOV)
@@ -196,7 +198,7 @@ int vhnet_vq_next_chain(struct vhnet_vq *vq, bool writable,
 	if (vq->broken)
 		return -EIO;
 	if (vq->avail_idx == vq->last_avail_idx) {
-		if (vhnet_read_avail_idx(vq, &vq->avail_idx)) {
+		if (vhnet_vq_read_avail_idx(vq, &vq->avail_idx)) {
 			vhnet_vq_break(vq, "avail ring unreadable");
 			return -EIO;
 		}
@@ -287,6 +289,9 @@ int vhnet_vq_flush_used(struct vhnet_vq *vq)
 			vhnet_vq_break(vq, "used ring unwritable");
 			return -EIO;
 		}
+		if (vhnet_log_used(vq, offsetof(struct vring_used, ring[start]),
+				   n * sizeof(vq->heads[0])))
+			return -EIO;
 		done += n;
 	}
 	/* The entries must be visible before the index that publishes them. */
@@ -295,8 +300,12 @@ int vhnet_vq_flush_used(struct vhnet_vq *vq)
 		vhnet_vq_break(vq, "used ring unwritable");
 		return -EIO;
 	}
+	if (vhnet_log_used(vq, offsetof(struct vring_used, idx),
+			   sizeof(vq->used->idx)))
+		return -EIO;
 	vq->last_used_idx += done;
 	vq->nheads = 0;
+	vhnet_log_signal(vq);
 	return 0;
 }
 
@@ -306,6 +315,9 @@ void vhnet_vq_disable_notify(struct vhnet_vq *vq)
 		return;
 	if (put_user(cpu_vq16(vq, VRING_USED_F_NO_NOTIFY), &vq->used->flags))
 		vhnet_vq_break(vq, "used ring unwritable");
+	else
+		vhnet_log_used(vq, offsetof(struct vring_used, flags),
+			       sizeof(vq->used->flags));
 }
 
 /*
@@ -317,10 +329,11 @@ void vhnet_vq_disable_notify(struct vhnet_vq *vq)
  */
 bool vhnet_vq_enable_notify(struct vhnet_vq *vq)
 {
+	bool event = vhnet_has(vq, VIRTIO_RING_F_EVENT_IDX);
 	u16 idx;
 	int ret;
 
-	if (vhnet_has(vq, VIRTIO_RING_F_EVENT_IDX))
+	if (event)
 		ret = put_user(cpu_vq16(vq, vq->avail_idx), vhnet_avail_event(vq));
 	else
 		ret = put_user(cpu_vq16(vq, 0), &vq->used->flags);
@@ -328,9 +341,13 @@ bool vhnet_vq_enable_notify(struct vhnet_vq *vq)
 		vhnet_vq_break(vq, "used ring unwritable");
 		return false;
 	}
+	if (vhnet_log_used(vq, event ? vhnet_used_size(vq->num) - sizeof(u16) :
+				       offsetof(struct vring_used, flags),
+			   sizeof(u16)))
+		return false;
 	/* Publish the flag before re-reading avail->idx: no lost kicks. */
 	smp_mb();
-	if (vhnet_read_avail_idx(vq, &idx)) {
+	if (vhnet_vq_read_avail_idx(vq, &idx)) {
 		vhnet_vq_break(vq, "avail ring unreadable");
 		return false;
 	}
@@ -355,7 +372,7 @@ static bool vhnet_vq_need_signal(struct vhnet_vq *vq)
 	/* used->idx must be visible before we read the guest's suppression. */
 	smp_mb();
 	if (vhnet_has(vq, VIRTIO_F_NOTIFY_ON_EMPTY) &&
-	    !vhnet_read_avail_idx(vq, &idx) && idx == vq->last_avail_idx)
+	    !vhnet_vq_read_avail_idx(vq, &idx) && idx == vq->last_avail_idx)
 		return true;
 
 	if (!vhnet_has(vq, VIRTIO_RING_F_EVENT_IDX)) {

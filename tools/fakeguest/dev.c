@@ -83,6 +83,57 @@ int fg_dev_negotiate(struct fg_dev *d, __u64 want)
 	return 0;
 }
 
+/* SET_VRING_ADDR of ring @idx, logged to its used ring's GPA if d->log_on. */
+static int fg_dev_set_vring_addr(struct fg_dev *d, unsigned int idx)
+{
+	const struct fg_vq *vq = &d->vq[idx];
+	struct vhost_vring_addr a = {
+		.index = idx,
+		.desc_user_addr = (__u64)(unsigned long)vq->desc,
+		.avail_user_addr = (__u64)(unsigned long)vq->avail,
+		.used_user_addr = (__u64)(unsigned long)vq->used,
+	};
+
+	if (d->log_on) {
+		a.flags = 1U << VHOST_VRING_F_LOG;
+		a.log_guest_addr = vq->used_gpa;
+	}
+	return fg_ioctl(d->fd, VHOST_SET_VRING_ADDR, &a);
+}
+
+size_t fg_log_bytes(const struct fg_mem *mem)
+{
+	__u64 pages = (fg_mem_end(mem) + FG_LOG_PAGE - 1) / FG_LOG_PAGE;
+
+	return (pages + 7) / 8;
+}
+
+bool fg_log_test(const void *log, __u64 pfn)
+{
+	return ((const __u8 *)log)[pfn / 8] & (1U << (pfn % 8));
+}
+
+int fg_dev_set_log(struct fg_dev *d, void *log, bool on)
+{
+	__u64 base = (__u64)(unsigned long)log;
+	__u64 f = on ? d->features | FG_F(VHOST_F_LOG_ALL) :
+		       d->features & ~FG_F(VHOST_F_LOG_ALL);
+	unsigned int i;
+	int ret;
+
+	ret = fg_ioctl(d->fd, VHOST_SET_LOG_BASE, &base);
+	if (!ret)
+		ret = fg_ioctl(d->fd, VHOST_SET_FEATURES, &f);
+	if (ret)
+		return ret;
+	d->features = f;
+	d->log = log;
+	d->log_on = on;
+	for (i = 0; i < 2 && !ret; i++)
+		ret = fg_dev_set_vring_addr(d, i);
+	return ret;
+}
+
 int fg_dev_set_mem(struct fg_dev *d, struct fg_mem *mem)
 {
 	struct vhost_memory *t = fg_mem_table(mem);
@@ -114,7 +165,6 @@ int fg_dev_setup_vq(struct fg_dev *d, unsigned int idx)
 {
 	struct fg_vq *vq = &d->vq[idx];
 	struct vhost_vring_state st = { .index = idx };
-	struct vhost_vring_addr a = { .index = idx };
 	struct vhost_vring_file f = { .index = idx };
 	int ret;
 
@@ -126,10 +176,7 @@ int fg_dev_setup_vq(struct fg_dev *d, unsigned int idx)
 	ret = fg_ioctl(d->fd, VHOST_SET_VRING_BASE, &st);
 	if (ret)
 		return ret;
-	a.desc_user_addr = (__u64)(unsigned long)vq->desc;
-	a.avail_user_addr = (__u64)(unsigned long)vq->avail;
-	a.used_user_addr = (__u64)(unsigned long)vq->used;
-	ret = fg_ioctl(d->fd, VHOST_SET_VRING_ADDR, &a);
+	ret = fg_dev_set_vring_addr(d, idx);
 	if (ret)
 		return ret;
 	f.fd = vq->kick_fd;

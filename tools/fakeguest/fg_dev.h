@@ -46,6 +46,8 @@ struct fg_dev {
 	bool vhost_hdr;		/* VHOST_NET_F_VIRTIO_NET_HDR */
 	unsigned int hdr_len;	/* virtio-net header size the guest sees */
 	unsigned int busyloop_us;	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT, 0: off */
+	void *log;		/* dirty log bitmap (VHOST_SET_LOG_BASE) */
+	bool log_on;		/* VHOST_F_LOG_ALL and VHOST_VRING_F_LOG */
 	struct fg_mem *mem;
 	struct fg_vq vq[2];	/* FG_RXQ, FG_TXQ */
 	int backend[2];		/* fd given to VHOST_NET_SET_BACKEND, or -1 */
@@ -67,6 +69,23 @@ int fg_dev_alloc_rings(struct fg_dev *d, unsigned int num);
  * SET_VRING_BUSYLOOP_TIMEOUT.
  */
 int fg_dev_setup_vq(struct fg_dev *d, unsigned int idx);
+/* Dirty log page size (VHOST_PAGE_SIZE): a bit per 4 KiB guest page. */
+#define FG_LOG_PAGE	0x1000ULL
+
+/* Bytes of dirty log covering guest memory up to fg_mem_end(@mem). */
+size_t fg_log_bytes(const struct fg_mem *mem);
+/* Whether the log at @log has the bit of guest page @pfn (GPA / 4 KiB). */
+bool fg_log_test(const void *log, __u64 pfn);
+
+/*
+ * Switch dirty logging on or off the way QEMU does at migration start and
+ * cancel, also while the rings run: VHOST_SET_LOG_BASE @log (fg_log_bytes()
+ * long, kept zeroed by the caller), VHOST_SET_FEATURES with or without
+ * VHOST_F_LOG_ALL, and VHOST_SET_VRING_ADDR of both rings with or without
+ * VHOST_VRING_F_LOG (log_guest_addr: the used ring's GPA).
+ */
+int fg_dev_set_log(struct fg_dev *d, void *log, bool on);
+
 /* VHOST_NET_SET_BACKEND; @fd -1 detaches. */
 int fg_dev_set_backend(struct fg_dev *d, unsigned int idx, int fd);
 /*
