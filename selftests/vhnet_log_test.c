@@ -151,7 +151,7 @@ static void want_range(bool *want, __u64 gpa, __u64 len)
  * the log must be intact. Returns the number of bits set.
  */
 static unsigned int check_log(struct __test_metadata *_metadata,
-			      FIXTURE_DATA(log) *self, const bool *want,
+			      struct _test_data_log *self, const bool *want,
 			      const bool *may)
 {
 	__u64 p, nbits = self->log_bytes * 8;
@@ -184,13 +184,13 @@ static unsigned int check_log(struct __test_metadata *_metadata,
 	return set;
 }
 
-static bool *page_set(FIXTURE_DATA(log) *self)
+static bool *page_set(struct _test_data_log *self)
 {
 	return calloc(self->log_bytes * 8, sizeof(bool));
 }
 
 /* Used-ring pages of queue @q: what logging the used ring may touch. */
-static void may_used(FIXTURE_DATA(log) *self, bool *may, unsigned int q)
+static void may_used(struct _test_data_log *self, bool *may, unsigned int q)
 {
 	want_range(may, self->dev.vq[q].used_gpa, fg_vring_used_size(RING_NUM));
 }
@@ -233,7 +233,7 @@ static void send_frame(struct __test_metadata *_metadata, int fd,
 }
 
 /* Post the RX buffers, send the frames, and check the used lengths. */
-static void rx_sequence(struct __test_metadata *_metadata, FIXTURE_DATA(log) *self)
+static void rx_sequence(struct __test_metadata *_metadata, struct _test_data_log *self)
 {
 	struct fg_vq *vq = &self->dev.vq[FG_RXQ];
 	__u32 cookie[NBUF], len[NBUF];
@@ -256,7 +256,7 @@ static void rx_sequence(struct __test_metadata *_metadata, FIXTURE_DATA(log) *se
 }
 
 /* Queue NBUF frames for TX from the RX buffer slots and wait for them. */
-static void tx_sequence(struct __test_metadata *_metadata, FIXTURE_DATA(log) *self)
+static void tx_sequence(struct __test_metadata *_metadata, struct _test_data_log *self)
 {
 	struct fg_vq *vq = &self->dev.vq[FG_TXQ];
 	__u32 cookie[NBUF], len[NBUF];
@@ -302,7 +302,7 @@ TEST_F(log, rx_sets_written_bytes_and_used_ring)
 
 /* After tx_sequence() with logging on: the TX used ring's bits only. */
 static void check_tx_log(struct __test_metadata *_metadata,
-			 FIXTURE_DATA(log) *self)
+			 struct _test_data_log *self)
 {
 	bool *want = page_set(self), *may = page_set(self);
 
