@@ -6,6 +6,7 @@
  * ever set for an address outside it: the bitmap userspace must provide
  * is what the table implies, so a write never lands past it.
  */
+#include <linux/module.h>
 #include <linux/mm.h>
 #include <linux/highmem.h>
 #include <linux/eventfd.h>
@@ -15,6 +16,12 @@
 #include "compat.h"
 
 #define VHNET_LOG_SHIFT		12	/* VHOST_PAGE_SIZE */
+
+/* Breaks migration on purpose: shows that the migration test catches it. */
+static bool debug_skip_rx_log;
+module_param(debug_skip_rx_log, bool, 0644);
+MODULE_PARM_DESC(debug_skip_rx_log,
+		 "Debug only, breaks live migration: do not log RX buffer writes");
 #define VHNET_LOG_BITS_PER_PAGE	(PAGE_SIZE * BITS_PER_BYTE)
 
 /* Bitmap bytes the memory table needs: a bit per page up to mem->last. */
@@ -113,7 +120,7 @@ int vhnet_log_iov(struct vhnet_vq *vq, unsigned int niov, size_t len)
 {
 	unsigned int i;
 
-	if (!vhnet_logging(vq))
+	if (!vhnet_logging(vq) || READ_ONCE(debug_skip_rx_log))
 		return 0;
 	for (i = 0; i < niov && len; i++) {
 		size_t n = min(len, vq->iov[i].iov_len);
