@@ -201,6 +201,7 @@ struct data_cfg {
 	bool any_layout;		/* legacy guest lays buffers out freely */
 	bool gso;			/* 64 KB TCPv4 GSO frames mixed in */
 	unsigned int busyloop_us;	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT */
+	bool dirty_log;			/* VHOST_F_LOG_ALL, used rings logged */
 };
 
 /* QEMU's default: VERSION_1, INDIRECT, EVENT_IDX, MRG_RXBUF; header 12. */
@@ -317,6 +318,12 @@ static const struct data_cfg cfg_busyloop = {
 	.gso = true, .busyloop_us = 1000
 };
 
+/* Live migration: every page the device writes is logged. */
+static const struct data_cfg cfg_dirty_log = {
+	.backend = FG_BK_TAP, .features = FG_FEATURES_DEFAULT, .ring = 256,
+	.gso = true, .dirty_log = true
+};
+
 FIXTURE_VARIANT(data) {
 	const char *dev;		/* NULL: vhnet */
 	const struct data_cfg *cfg;
@@ -358,6 +365,8 @@ FIXTURE_VARIANT_ADD(data, vhost_net_tap_mq) { REF_DEV, &cfg_tap_mq };
 FIXTURE_VARIANT_ADD(data, vhnet_tap_mq) { NULL, &cfg_tap_mq };
 FIXTURE_VARIANT_ADD(data, vhost_net_busyloop) { REF_DEV, &cfg_busyloop };
 FIXTURE_VARIANT_ADD(data, vhnet_busyloop) { NULL, &cfg_busyloop };
+FIXTURE_VARIANT_ADD(data, vhost_net_dirty_log) { REF_DEV, &cfg_dirty_log };
+FIXTURE_VARIANT_ADD(data, vhnet_dirty_log) { NULL, &cfg_dirty_log };
 
 FIXTURE_SETUP(data)
 {
@@ -374,6 +383,7 @@ FIXTURE_SETUP(data)
 	c.guest.tx_layouts = variant->cfg->layouts;
 	c.guest.any_layout = variant->cfg->any_layout;
 	c.guest.busyloop_us = variant->cfg->busyloop_us;
+	c.guest.dirty_log = variant->cfg->dirty_log;
 	ASSERT_EQ(0, fg_rig_up(&self->rig, &c))
 		TH_LOG("%s, %s: %s", c.guest.dev_path,
 		       fg_env_name(variant->cfg->backend), self->rig.err);
@@ -421,12 +431,40 @@ static void data_run(struct __test_metadata *_metadata, struct fg_rig *rig,
 			TH_LOG("queue %u received nothing", i);
 }
 
+/*
+ * With dirty logging: bits were set, all of them for pages of the guest's
+ * memory, and vhnet counted no failed log write.
+ */
+static void check_dirty_log(struct __test_metadata *_metadata,
+			    const struct fg_guest *g, bool ref)
+{
+	__u64 p, first = FG_DEFAULT_GPA_BASE / FG_LOG_PAGE, outside = 0, set = 0;
+	__u64 nbits = fg_log_bytes(&g->mem) * 8;
+
+	for (p = 0; p < nbits; p++) {
+		if (!fg_log_test(g->log, p))
+			continue;
+		set++;
+		if (p < first || p * FG_LOG_PAGE >= fg_mem_end(&g->mem))
+			outside++;
+	}
+	TH_LOG("dirty log: %llu of %llu pages set", (unsigned long long)set,
+	       (unsigned long long)nbits);
+	EXPECT_LT(0ULL, set);
+	EXPECT_EQ(0ULL, outside);
+	if (!ref)
+		EXPECT_EQ(0, vhnet_counter("rx", "log_errors") +
+			     vhnet_counter("tx", "log_errors"));
+}
+
 TEST_F_TIMEOUT(data, tx, DATA_TIMEOUT)
 {
 	long long polls, hits;
 
 	data_run(_metadata, &self->rig, self->frames, self->gso,
 		 variant->cfg->window, true);
+	if (variant->cfg->dirty_log)
+		check_dirty_log(_metadata, &self->rig.g[0], is_ref(variant->dev));
 	if (!variant->cfg->busyloop_us || is_ref(variant->dev))
 		return;
 	/* vhnet polled the TX ring, and found buffers that way. */
@@ -441,6 +479,8 @@ TEST_F_TIMEOUT(data, rx, DATA_TIMEOUT)
 {
 	data_run(_metadata, &self->rig, self->frames, self->gso,
 		 variant->cfg->window, false);
+	if (variant->cfg->dirty_log)
+		check_dirty_log(_metadata, &self->rig.g[0], is_ref(variant->dev));
 }
 
 /* ---------------------------------------------------------------------

@@ -33,6 +33,7 @@ struct fg_guest_cfg {
 	bool any_layout;		/* legacy: lay buffers out freely */
 	bool rx_poison;		/* check that RX writes stop at the used len */
 	unsigned int busyloop_us;	/* per-queue busy polling, 0: off */
+	bool dirty_log;		/* log dirty pages into fg_guest.log */
 	__u32 seed;
 };
 
@@ -66,6 +67,7 @@ struct fg_guest {
 	size_t rx_len;
 	unsigned int rx_nbufs, rx_want;
 	unsigned long rx_poison_posts;
+	__u8 *log;		/* cfg.dirty_log: fg_log_bytes(&mem) bytes */
 
 	/* statistics */
 	unsigned long tx_posted, tx_done, rx_posted, rx_done, rx_frames;

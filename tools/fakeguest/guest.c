@@ -177,6 +177,15 @@ int fg_guest_init(struct fg_guest *g, const struct fg_guest_cfg *cfg,
 	ret = fg_guest_rx_fill(g);
 	if (ret)
 		return ret;
+	if (cfg->dirty_log) {
+		g->log = calloc(1, fg_log_bytes(&g->mem));
+		ret = g->log ? fg_dev_set_log(&g->dev, g->log, true) : -ENOMEM;
+		if (ret) {
+			snprintf(g->err, sizeof(g->err), "dirty log: %s",
+				 strerror(-ret));
+			return ret;
+		}
+	}
 	for (i = 0; backend_fd >= 0 && i < 2; i++) {
 		ret = fg_dev_set_backend(&g->dev, i, backend_fd);
 		if (ret) {
@@ -196,6 +205,8 @@ void fg_guest_fini(struct fg_guest *g)
 	free(g->rx.free);
 	free(g->rx.poisoned);
 	free(g->rx_frame);
+	free(g->log);
+	g->log = NULL;
 	g->tx.free = NULL;
 	g->rx.free = NULL;
 	g->rx.poisoned = NULL;
