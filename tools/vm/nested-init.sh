@@ -9,6 +9,8 @@
 #
 #   ping    10 pings to nhost
 #   rx      read a stream from nhost:nport (the host sends), checksum it
+#   rxslow  rx, but say "rxstart" first and read slowly, 256 KiB every
+#           0.2 s, so that the receive queue stays full (live migration)
 #   tx      send what rx read back to nhost:nport+1 (the host checksums it)
 #   reload  unload and reload virtio_net, bring eth0 up again
 #
@@ -64,10 +66,28 @@ step_ping() {
 	say "ping sent=${counts% *} received=${counts#* } rtt_ms=${rtt:-none} seq_ms=${times%,}"
 }
 
+# stdin to /tmp/rx, 256 KiB at a time with a pause after each.
+slow_copy() {
+	local size=0 last=-1
+	: >/tmp/rx
+	while [ "$size" != "$last" ]; do
+		last=$size
+		dd bs=65536 count=4 iflag=fullblock oflag=append conv=notrunc \
+			of=/tmp/rx 2>/dev/null
+		size=$(wc -c </tmp/rx)
+		sleep 0.2
+	done
+}
+
 step_rx() {
 	local t0 t1 rc bytes sum
 	t0=$(now)
-	nc "$host" "$port" </dev/null >/tmp/rx
+	if [ "${1:-}" = slow ]; then
+		say "rxstart"
+		nc "$host" "$port" </dev/null | slow_copy
+	else
+		nc "$host" "$port" </dev/null >/tmp/rx
+	fi
 	rc=$?
 	t1=$(now)
 	bytes=$(wc -c </tmp/rx)
@@ -109,6 +129,7 @@ fi
 for s in $(echo "$steps" | tr , ' '); do
 	case $s in
 	ping|rx|tx|reload) "step_$s" ;;
+	rxslow) step_rx slow ;;
 	*) say "unknown step $s" ;;
 	esac
 done
