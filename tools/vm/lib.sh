@@ -74,6 +74,7 @@ vm_kernels() {
 	case $1 in
 	quick)	vm_kernel_of_series 6.12 ;;
 	all)	vm_kernel_of_series 6.1; vm_kernel_of_series 6.12 ;;
+	6.1|6.12) vm_kernel_of_series "$1" ;;
 	*)	vm_die "vm_kernels: unknown set '$1'" ;;
 	esac
 	return 0
