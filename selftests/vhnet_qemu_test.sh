@@ -10,7 +10,10 @@
 # one after the other:
 #   modern  ping; 16 MiB of random data host->guest; reload virtio_net in
 #           the guest (QEMU stops and restarts vhost: GET_VRING_BASE, then
-#           SET_VRING_BASE); ping; the guest sends the 16 MiB back. Under
+#           SET_VRING_BASE); ping; ethtool -G to 128-entry rings and back
+#           (VIRTIO_F_RING_RESET: QEMU detaches one queue's backend, reads
+#           its base, sets it up anew and reattaches), pings meanwhile;
+#           ping; the guest sends the 16 MiB back. Under
 #           nested KVM if it works here (nested_accel_init: kvm_amd in the
 #           test VM and a probe guest), else TCG
 #   legacy  disable-modern=on,mrg_rxbuf=off,event_idx=off, and poll-us=50
@@ -54,7 +57,7 @@ NESTED_LOGS=$NESTED_OUT/results/vhnet_qemu_test
 NESTED_TMP=$(mktemp -d)
 parallel=${VHNET_QEMU_PARALLEL:-0}
 
-modern_steps=ping,rx,reload,ping,tx
+modern_steps=ping,rx,reload,ping,resize,ping,tx
 legacy_steps=ping,rx
 legacy_dev=,disable-modern=on,mrg_rxbuf=off,event_idx=off
 # QEMU's poll-us=N: VHOST_SET_VRING_BUSYLOOP_TIMEOUT on every queue.
@@ -241,7 +244,7 @@ check_tap() {	# NAME
 }
 
 check_guest() {	# NAME STEPS
-	local name=$1 steps=$2 pid s line t0 nping=0 rc tids sum bytes i
+	local name=$1 steps=$2 pid s line t0 nping=0 rc tids sum bytes i prev=
 	local stats rx_min=1 tx_min=1
 	pid=${NESTED_PID[$name]}
 	stuck=0
@@ -277,11 +280,11 @@ check_guest() {	# NAME STEPS
 			diag "$name: ping $nping at $((SECONDS - t0)) s: ${line:-none}"
 			[ "$(nested_value "$line" received)" = 10 ]
 			rc=$?
-			if [ $nping = 1 ]; then
-				result $rc "$name: ping, 10 of 10 replies"
-			else
-				result $rc "$name: ping after the virtio_net reload, 10 of 10 replies"
-			fi
+			case $prev in
+			reload) result $rc "$name: ping after the virtio_net reload, 10 of 10 replies" ;;
+			resize) result $rc "$name: ping after the ring resize, 10 of 10 replies" ;;
+			*) result $rc "$name: ping, 10 of 10 replies" ;;
+			esac
 			;;
 		rx)
 			rx_min=$data_bytes
@@ -316,7 +319,15 @@ check_guest() {	# NAME STEPS
 			[ "$(nested_value "$line" ok)" = 1 ]
 			result $? "$name: virtio_net unloaded and reloaded, eth0 up again"
 			;;
+		resize)
+			wait_for "$name" resize $step_secs
+			line=$(nested_result "$name" resize)
+			diag "$name: ring resize at $((SECONDS - t0)) s: ${line:-none}"
+			[ "$(nested_value "$line" ok)" = 1 ]
+			result $? "$name: ethtool -G rx/tx 128 and back (queue reset), pings meanwhile"
+			;;
 		esac
+		prev=$s
 	done
 
 	wait_for "$name" "done" 60

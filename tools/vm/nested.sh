@@ -92,7 +92,7 @@ nested_initramfs() {
 	echo "$kver" >"$dir/kver"
 	nested_vmlinux "$kver" "$dir/vmlinux" ||
 		echo "nested: booting the compressed /boot/vmlinuz-$kver"
-	vm_busybox_initramfs "$dir/initramfs.img" \
+	VM_INITRAMFS_BINS=ethtool vm_busybox_initramfs "$dir/initramfs.img" \
 		"$VM_TOP/tools/vm/nested-init.sh" "$kver" virtio_pci virtio_net
 }
 
