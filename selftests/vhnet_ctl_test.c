@@ -84,7 +84,8 @@ static_assert(VIRTIO_F_NOTIFY_ON_EMPTY == 24, "VIRTIO_F_NOTIFY_ON_EMPTY");
 			 BIT64(VIRTIO_F_NOTIFY_ON_EMPTY) |		\
 			 BIT64(VIRTIO_NET_F_MRG_RXBUF) |		\
 			 BIT64(VHOST_NET_F_VIRTIO_NET_HDR) |		\
-			 BIT64(VHOST_F_LOG_ALL))
+			 BIT64(VHOST_F_LOG_ALL) |			\
+			 BIT64(VIRTIO_F_RING_RESET))
 
 /* ---------------------------------------------------------------------- */
 /* Small utilities                                                          */

@@ -10,12 +10,24 @@
 # one after the other:
 #   modern  ping; 16 MiB of random data host->guest; reload virtio_net in
 #           the guest (QEMU stops and restarts vhost: GET_VRING_BASE, then
-#           SET_VRING_BASE); ping; the guest sends the 16 MiB back. Under
+#           SET_VRING_BASE); ping; ethtool -G to 128-entry rings and back
+#           (VIRTIO_F_RING_RESET: QEMU detaches one queue's backend, reads
+#           its base, sets it up anew and reattaches), pings meanwhile;
+#           ping; the guest sends the 16 MiB back. Under
 #           nested KVM if it works here (nested_accel_init: kvm_amd in the
 #           test VM and a probe guest), else TCG
 #   legacy  disable-modern=on,mrg_rxbuf=off,event_idx=off, and poll-us=50
 #           on its -netdev (busy polling): ping; 16 MiB host->guest. Always under TCG: QEMU without KVM relays the
 #           kicks and interrupts itself, a path real users have too
+#   migrate live migration (dirty log): a guest on a bridge (tap2) reads
+#           16 MiB from the host slowly, so that its receive queue stays
+#           full; meanwhile its QEMU migrates over a unix socket to a
+#           second QEMU (tap3, its own /dev/vhnet). The transfer then
+#           completes on the destination with md5 matching, the guest pings
+#           from there, and the source's vhnet device is released when it
+#           quits. Under the modern guest's accelerator. vhnet's
+#           debug_skip_rx_log=1 (VHNET_QEMU_SKIP_RX_LOG=1) breaks RX logging
+#           on purpose, to show that this case catches it
 # A KVM guest's kicks must reach vhnet through KVM's ioeventfd and its
 # interrupts come through KVM's irqfd (nested_path); a TCG guest's through
 # QEMU (nested_path_tcg).
@@ -45,7 +57,7 @@ NESTED_LOGS=$NESTED_OUT/results/vhnet_qemu_test
 NESTED_TMP=$(mktemp -d)
 parallel=${VHNET_QEMU_PARALLEL:-0}
 
-modern_steps=ping,rx,reload,ping,tx
+modern_steps=ping,rx,reload,ping,resize,ping,tx
 legacy_steps=ping,rx
 legacy_dev=,disable-modern=on,mrg_rxbuf=off,event_idx=off
 # QEMU's poll-us=N: VHOST_SET_VRING_BUSYLOOP_TIMEOUT on every queue.
@@ -81,12 +93,20 @@ steps_of() { tr , '\n' <<<"$1" | grep -c .; }
 # Per guest: tap, vhostfd, worker, one per step, rx and tx counters, busy
 # polling, path, shutdown, QEMU log, console.
 per_guest=10
-plan=$((1 + per_guest + $(steps_of $modern_steps) + per_guest + $(steps_of $legacy_steps)))
+mig_steps=ping,rxslow,ping
+mig_cases=9
+plan=$((1 + per_guest + $(steps_of $modern_steps) + per_guest + $(steps_of $legacy_steps) + mig_cases))
+# VHNET_QEMU_ONLY=migrate: the migration case alone (for experiments).
+only=${VHNET_QEMU_ONLY:-}
+[ "$only" = migrate ] && plan=$((1 + mig_cases))
 
 removed=''
 cleanup() {
 	local m
 	nested_cleanup
+	ip link del vhbr0 2>/dev/null
+	[ -w /sys/module/vhnet/parameters/debug_skip_rx_log ] &&
+		echo 0 >/sys/module/vhnet/parameters/debug_skip_rx_log
 	rm -rf "$NESTED_TMP"
 	# Put back what later tests may expect.
 	for m in $removed; do
@@ -224,7 +244,7 @@ check_tap() {	# NAME
 }
 
 check_guest() {	# NAME STEPS
-	local name=$1 steps=$2 pid s line t0 nping=0 rc tids sum bytes i
+	local name=$1 steps=$2 pid s line t0 nping=0 rc tids sum bytes i prev=
 	local stats rx_min=1 tx_min=1
 	pid=${NESTED_PID[$name]}
 	stuck=0
@@ -260,11 +280,11 @@ check_guest() {	# NAME STEPS
 			diag "$name: ping $nping at $((SECONDS - t0)) s: ${line:-none}"
 			[ "$(nested_value "$line" received)" = 10 ]
 			rc=$?
-			if [ $nping = 1 ]; then
-				result $rc "$name: ping, 10 of 10 replies"
-			else
-				result $rc "$name: ping after the virtio_net reload, 10 of 10 replies"
-			fi
+			case $prev in
+			reload) result $rc "$name: ping after the virtio_net reload, 10 of 10 replies" ;;
+			resize) result $rc "$name: ping after the ring resize, 10 of 10 replies" ;;
+			*) result $rc "$name: ping, 10 of 10 replies" ;;
+			esac
 			;;
 		rx)
 			rx_min=$data_bytes
@@ -299,7 +319,15 @@ check_guest() {	# NAME STEPS
 			[ "$(nested_value "$line" ok)" = 1 ]
 			result $? "$name: virtio_net unloaded and reloaded, eth0 up again"
 			;;
+		resize)
+			wait_for "$name" resize $step_secs
+			line=$(nested_result "$name" resize)
+			diag "$name: ring resize at $((SECONDS - t0)) s: ${line:-none}"
+			[ "$(nested_value "$line" ok)" = 1 ]
+			result $? "$name: ethtool -G rx/tx 128 and back (queue reset), pings meanwhile"
+			;;
 		esac
+		prev=$s
 	done
 
 	wait_for "$name" "done" 60
@@ -367,52 +395,158 @@ start_guest() {	# ACCEL NAME IDX STEPS [DEVICE-OPTIONS]
 # them once more (VHNET_QEMU_RETRIES, default 1; tools/vm/ab.sh measures
 # how often nested guests die, per backend). A death after vhnet touched
 # a ring, and any other failure, always counts.
-retries=${VHNET_QEMU_RETRIES:-1}
-n0=$n failed0=$failed
-declare -A touched=()
-# shellcheck disable=SC2317  # called by nested_wait
-nested_tick() {
-	local pid=${NESTED_PID[modern]:-}
-	[ -n "$pid" ] && [ "${touched[$pid]:-0}" = 0 ] && nested_running modern ||
-		return 0
-	[ "$(nested_vhnet_sum "$pid" kicks)" = 0 ] &&
-		[ "$(nested_vhnet_sum "$pid" packets)" = 0 ] || touched[$pid]=1
-}
-[ "$retries" -gt 0 ] && holding=1
-start_guest "$modern_accel" modern 0 $modern_steps
-[ "$parallel" = 1 ] && start_guest tcg legacy 1 $legacy_steps $legacy_dev
-check_guest modern $modern_steps
-for ((attempt = 1; holding; attempt++)); do
-	oops=$(vm_first_oops "$NESTED_LOGS/modern.console" 2>/dev/null)
-	used=${touched[${NESTED_PID[modern]:-none}]:-0}
-	holding=0
-	[ -n "$oops" ] && [ $failed != "$failed0" ] &&
-		diag "modern: the guest's kernel died, vhnet rings $([ "$used" = 1 ] && echo used || echo unused): $oops"
-	if [ $failed = "$failed0" ] || [ -z "$oops" ] || [ "$used" = 1 ] ||
-			[ "$attempt" -gt "$retries" ] ||
-			[ $((deadline - SECONDS)) -lt $((boot_secs + 300)) ]; then
-		printf '%s\n' "${held[@]}"
-		break
-	fi
-	diag "modern: attempt $attempt: died before vhnet touched a ring; running it again"
-	printf '# modern: attempt %s: %s\n' "$attempt" "${held[@]}"
-	for f in console qemu.log; do
-		mv "$NESTED_LOGS/modern.$f" "$NESTED_LOGS/modern.$f.attempt$attempt"
-	done
-	n=$n0 failed=$failed0 held=() NESTED_RESTARTS[modern]=0
-	[ "$attempt" -lt "$retries" ] && holding=1
+if [ "$only" != migrate ]; then
+	retries=${VHNET_QEMU_RETRIES:-1}
+	n0=$n failed0=$failed
+	declare -A touched=()
+	# shellcheck disable=SC2317  # called by nested_wait
+	nested_tick() {
+		local pid=${NESTED_PID[modern]:-}
+		[ -n "$pid" ] && [ "${touched[$pid]:-0}" = 0 ] && nested_running modern ||
+			return 0
+		[ "$(nested_vhnet_sum "$pid" kicks)" = 0 ] &&
+			[ "$(nested_vhnet_sum "$pid" packets)" = 0 ] || touched[$pid]=1
+	}
+	[ "$retries" -gt 0 ] && holding=1
 	start_guest "$modern_accel" modern 0 $modern_steps
+	[ "$parallel" = 1 ] && start_guest tcg legacy 1 $legacy_steps $legacy_dev
 	check_guest modern $modern_steps
-done
-if [ "$parallel" = 1 ]; then
-	check_guest legacy $legacy_steps
-elif [ $((deadline - SECONDS)) -ge 120 ]; then
-	start_guest tcg legacy 1 $legacy_steps $legacy_dev
-	check_guest legacy $legacy_steps
-else
-	skip_guest legacy $legacy_steps
+	for ((attempt = 1; holding; attempt++)); do
+		oops=$(vm_first_oops "$NESTED_LOGS/modern.console" 2>/dev/null)
+		used=${touched[${NESTED_PID[modern]:-none}]:-0}
+		holding=0
+		[ -n "$oops" ] && [ $failed != "$failed0" ] &&
+			diag "modern: the guest's kernel died, vhnet rings $([ "$used" = 1 ] && echo used || echo unused): $oops"
+		if [ $failed = "$failed0" ] || [ -z "$oops" ] || [ "$used" = 1 ] ||
+				[ "$attempt" -gt "$retries" ] ||
+				[ $((deadline - SECONDS)) -lt $((boot_secs + 300)) ]; then
+			printf '%s\n' "${held[@]}"
+			break
+		fi
+		diag "modern: attempt $attempt: died before vhnet touched a ring; running it again"
+		printf '# modern: attempt %s: %s\n' "$attempt" "${held[@]}"
+		for f in console qemu.log; do
+			mv "$NESTED_LOGS/modern.$f" "$NESTED_LOGS/modern.$f.attempt$attempt"
+		done
+		n=$n0 failed=$failed0 held=() NESTED_RESTARTS[modern]=0
+		[ "$attempt" -lt "$retries" ] && holding=1
+		start_guest "$modern_accel" modern 0 $modern_steps
+		check_guest modern $modern_steps
+	done
+	if [ "$parallel" = 1 ]; then
+		check_guest legacy $legacy_steps
+	elif [ $((deadline - SECONDS)) -ge 120 ]; then
+		start_guest tcg legacy 1 $legacy_steps $legacy_dev
+		check_guest legacy $legacy_steps
+	else
+		skip_guest legacy $legacy_steps
+	fi
+	diag "both guests done in $((SECONDS - t_all)) s"
 fi
-diag "both guests done in $((SECONDS - t_all)) s"
+
+# --- live migration ------------------------------------------------------------
+# Cases that must hold for one QEMU of the migration (source or destination).
+check_released() {	# PID
+	local i
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		[ -z "$(nested_worker "$1")" ] && [ -z "$(nested_stats "$1")" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
+check_migration() {
+	local sock=$NESTED_TMP/migrate.sock t0=$SECONDS pid dpid line rc logw i
+	local param=/sys/module/vhnet/parameters/debug_skip_rx_log
+	stuck=0
+	if [ "${VHNET_QEMU_SKIP_RX_LOG:-0}" = 1 ]; then
+		echo 1 >"$param"
+		diag "migrate: debug_skip_rx_log=$(cat "$param"): RX logging off, this run must fail"
+	fi
+	modprobe bridge 2>/dev/null
+	if ! { ip link add vhbr0 type bridge && ip addr add 10.0.4.1/24 dev vhbr0 &&
+			ip link set vhbr0 up; }; then
+		diag "migrate: cannot set up bridge vhbr0"
+	fi
+	NESTED_BRIDGE=vhbr0
+	NESTED_MONITOR[msrc]=1 NESTED_MONITOR[mdst]=1
+	NESTED_TAP[mdst]=tap3 NESTED_INCOMING[mdst]=unix:$sock
+	start_guest "$modern_accel" msrc 2 $mig_steps
+	wait_for msrc up $boot_secs
+	for ((i = 1; i <= ${NESTED_RESTARTS[msrc]:-0}; i++)); do
+		diag "msrc: attempt $i died in early boot, started again"
+	done
+	pid=${NESTED_PID[msrc]}
+	diag "migrate: source up ($(nested_result msrc up)) under ${NESTED_ACCEL_OF[msrc]:-?} after $((SECONDS - t0)) s"
+	wait_for msrc ping $step_secs
+	line=$(nested_result msrc ping)
+	diag "migrate: ping from the source: ${line:-none}"
+	check_vhostfd "$pid" && [ "$(nested_value "$line" received)" = 10 ]
+	result $? "migrate: source QEMU on /dev/vhnet, ping 10 of 10"
+
+	start_guest "$modern_accel" mdst 2 $mig_steps
+	wait_for msrc rxstart $step_secs
+	sleep 1
+	diag "migrate: migrating at $((SECONDS - t0)) s, the guest reading 16 MiB from the host"
+	nested_migrate msrc "unix:$sock" "$(time_left 180)"
+	rc=$?
+	line=$(nested_result msrc rx)
+	diag "migrate: $(tr -d '\r' <"$NESTED_LOGS/msrc.monitor" | grep -E '^(Migration status|total time|downtime|transferred ram|dirty sync count):' | tail -n 5 | xargs)"
+	diag "migrate: migration ended (status $rc) at $((SECONDS - t0)) s; transfer ${line:+done before it: $line}${line:-still running}"
+	[ $rc = 0 ] && [ -z "$line" ]
+	result $? "migrate: migration completed while the transfer ran"
+	logw=$(nested_vhnet_sum "$pid" log_writes)
+	diag "migrate: source vhnet: $(nested_stats "$pid" | awk '{ print $1, $2, $3, "log_writes", $(NF - 2), "log_errors", $NF }' | xargs)"
+	[ "${logw:-0}" -gt 0 ] && [ "$(nested_vhnet_sum "$pid" log_errors)" = 0 ]
+	result $? "migrate: the source's vhnet logged dirty pages (log_writes ${logw:-0}), no log errors"
+
+	dpid=${NESTED_PID[mdst]}
+	check_vhostfd "$dpid" && [ -n "$(nested_worker "$dpid")" ]
+	result $? "migrate: destination QEMU on its own /dev/vhnet, worker vhnet-$dpid runs"
+	wait_for mdst rx $step_secs
+	line=$(nested_result mdst rx)
+	diag "migrate: host->guest on the destination at $((SECONDS - t0)) s: ${line:-none}"
+	[ "$(nested_value "$line" bytes)" = "$data_bytes" ] &&
+		[ "$(nested_value "$line" md5)" = "$data_md5" ]
+	result $? "migrate: the transfer completed after migration, md5 matches in the guest"
+	wait_for mdst ping $step_secs
+	line=$(nested_result mdst ping)
+	diag "migrate: ping from the destination: ${line:-none}"
+	[ "$(nested_value "$line" received)" = 10 ]
+	result $? "migrate: ping from the destination, 10 of 10"
+
+	nested_hmp msrc quit
+	for ((i = 0; i < 30; i++)); do nested_running msrc || break; sleep 1; done
+	nested_stop msrc 0
+	check_released "$pid"
+	result $? "migrate: the source QEMU quit, vhnet-$pid and its debugfs entry gone"
+	wait_for mdst "done" 60
+	if [ $stuck = 0 ]; then nested_stop mdst "$(time_left 60)"; else nested_stop mdst 0; fi
+	rc=$?
+	check_released "$dpid" && [ $rc = 0 ]
+	result $? "migrate: the guest powered off on the destination, QEMU exited 0, vhnet-$dpid gone"
+
+	rc=0
+	for i in msrc mdst; do
+		if grep -qiE 'vhost|falling back|error|fail' "$NESTED_LOGS/$i.qemu.log"; then
+			grep -iE 'vhost|falling back|error|fail' "$NESTED_LOGS/$i.qemu.log" |
+				head -10 | sed "s/^/# $i: qemu: /"
+			rc=1
+		fi
+		vm_log_problems "$NESTED_LOGS/$i.console" | head -10 | sed 's/^/#/'
+		[ "${PIPESTATUS[0]}" = 0 ] || rc=1
+	done
+	result $rc "migrate: no vhost failure in either QEMU's output, no kernel problem in the guest"
+	NESTED_BRIDGE=
+	diag "migrate: done in $((SECONDS - t0)) s"
+}
+
+if [ $((deadline - SECONDS)) -ge 240 ]; then
+	check_migration
+else
+	diag "migrate: not started: $((deadline - SECONDS)) s left before the time limit"
+	for ((i = 0; i < mig_cases; i++)); do result 1 "migrate: not run (out of time)"; done
+fi
 
 # Problems in the test VM's own kernel log since the test began are caught
 # by check.sh (console.log, dmesg.txt).

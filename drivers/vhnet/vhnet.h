@@ -178,7 +178,8 @@ struct vhnet_dev {
 			(1ULL << VIRTIO_F_NOTIFY_ON_EMPTY) | \
 			(1ULL << VIRTIO_NET_F_MRG_RXBUF) | \
 			(1ULL << VHOST_NET_F_VIRTIO_NET_HDR) | \
-			(1ULL << VHOST_F_LOG_ALL))
+			(1ULL << VHOST_F_LOG_ALL) | \
+			(1ULL << VIRTIO_F_RING_RESET))
 
 /*
  * Charge one turn of a handler loop (a frame moved or dropped, or a new

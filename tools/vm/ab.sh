@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# ab.sh [--runs N] [--arms "ARM..."] [--kernels quick|all|debug] [--steps S]
+# ab.sh [--runs N] [--arms "ARM..."] [--kernels quick|all|6.1|6.12|debug] [--steps S]
 #       [--keep|--table]
 #
 # A/B test of a nested guest under nested KVM (issue 14): does vhnet make
@@ -171,7 +171,7 @@ on_host() {
 		--steps) steps=$2; shift 2 ;;
 		--keep) keep=1; shift ;;
 		--table) only_table=1; shift ;;
-		*) vm_die "usage: $0 [--runs N] [--arms \"ARM...\"] [--kernels quick|all|debug] [--steps S] [--keep|--table]" ;;
+		*) vm_die "usage: $0 [--runs N] [--arms \"ARM...\"] [--kernels quick|all|6.1|6.12|debug] [--steps S] [--keep|--table]" ;;
 		esac
 	done
 	vm_accel_line

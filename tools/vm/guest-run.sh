@@ -91,11 +91,13 @@ else
 	setup_fail "insmod $ko"
 fi
 export VHNET_KO=$ko VHNET_DEV=/dev/vhnet
-# VHNET_FUZZ_*, VHNET_FRAMES, VHNET_LIFE_CYCLES=number settings from the
-# host (check.sh writes them); VHNET_AB_* from ab.sh.
+# VHNET_FUZZ_*, VHNET_FRAMES, VHNET_LIFE_CYCLES=number and VHNET_QEMU_ONLY,
+# VHNET_QEMU_SKIP_RX_LOG settings from the host (check.sh writes them);
+# VHNET_AB_* from ab.sh.
 while IFS='=' read -r k v; do
 	case $k in
-	VHNET_FUZZ_[A-Z]*|VHNET_FRAMES|VHNET_LIFE_CYCLES|VHNET_AB_ARM|VHNET_AB_STEPS) export "$k=$v" ;;
+	VHNET_FUZZ_[A-Z]*|VHNET_FRAMES|VHNET_LIFE_CYCLES|VHNET_AB_ARM|VHNET_AB_STEPS|\
+	VHNET_QEMU_ONLY|VHNET_QEMU_SKIP_RX_LOG) export "$k=$v" ;;
 	esac
 done 2>/dev/null <"$out/test.env"
 

@@ -74,6 +74,7 @@ vm_kernels() {
 	case $1 in
 	quick)	vm_kernel_of_series 6.12 ;;
 	all)	vm_kernel_of_series 6.1; vm_kernel_of_series 6.12 ;;
+	6.1|6.12) vm_kernel_of_series "$1" ;;
 	*)	vm_die "vm_kernels: unknown set '$1'" ;;
 	esac
 	return 0
@@ -141,13 +142,19 @@ vm_module_files() {
 # MODULE... with their dependencies, uncompressed, in /lib/vm, their names
 # in load order in /lib/vm/order.
 vm_busybox_initramfs() {
-	local img=$1 init=$2 kver=$3 stage mods key m base
+	local img=$1 init=$2 kver=$3 stage mods key m base bins=() libs b f
 	shift 3
 	mods=$(vm_module_files "$kver" "$@") || return 1
+	# VM_INITRAMFS_BINS: programs to add, with the libraries they need.
+	for b in ${VM_INITRAMFS_BINS:-}; do
+		f=$(PATH=$PATH:/usr/sbin:/sbin command -v "$b") || vm_die "initramfs: no program $b"
+		mapfile -t libs < <(ldd "$f" | grep -o '/[^ ]*')
+		bins+=("$f" "${libs[@]}")
+	done
 	key=$( {
 		cat "$init"
 		ls -lL /bin/busybox
-		for m in $mods; do ls -lL "$m"; done
+		for m in $mods "${bins[@]}"; do ls -lL "$m"; done
 	} | sha256sum | cut -d' ' -f1)
 	if [ -f "$img" ] && [ "$(cat "$img.key" 2>/dev/null)" = "$key" ]; then
 		return 0
@@ -157,6 +164,10 @@ vm_busybox_initramfs() {
 	mkdir -p "$stage"/{bin,dev,proc,sys,mnt/root,lib/vm}
 	: >"$stage/lib/vm/order"	# (all built in: none)
 	cp /bin/busybox "$stage/bin/busybox"
+	for f in "${bins[@]}"; do
+		mkdir -p "$stage$(dirname "$f")"
+		cp -L "$f" "$stage$f"
+	done
 	cp "$init" "$stage/init"
 	chmod 755 "$stage/init"
 	for m in $mods; do

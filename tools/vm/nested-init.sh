@@ -9,15 +9,19 @@
 #
 #   ping    10 pings to nhost
 #   rx      read a stream from nhost:nport (the host sends), checksum it
+#   rxslow  rx, but say "rxstart" first and read slowly, 256 KiB every
+#           0.2 s, so that the receive queue stays full (live migration)
 #   tx      send what rx read back to nhost:nport+1 (the host checksums it)
 #   reload  unload and reload virtio_net, bring eth0 up again
+#   resize  ethtool -G: both rings to 128 entries and back (the driver
+#           resets each queue: VIRTIO_F_RING_RESET), pings meanwhile
 #
 # Every result goes to the console as one line "nested: WHAT key=value...";
 # after the steps "nested: done", then the guest waits for a connection on
 # port nport+2 (the host's word that it has seen enough) and powers off.
 
 /bin/busybox --install -s /bin
-export PATH=/bin
+export PATH=/bin:/usr/sbin
 
 say() { echo "nested: $*"; }
 
@@ -64,10 +68,28 @@ step_ping() {
 	say "ping sent=${counts% *} received=${counts#* } rtt_ms=${rtt:-none} seq_ms=${times%,}"
 }
 
+# stdin to /tmp/rx, 256 KiB at a time with a pause after each.
+slow_copy() {
+	local size=0 last=-1
+	: >/tmp/rx
+	while [ "$size" != "$last" ]; do
+		last=$size
+		dd bs=65536 count=4 iflag=fullblock oflag=append conv=notrunc \
+			of=/tmp/rx 2>/dev/null
+		size=$(wc -c </tmp/rx)
+		sleep 0.2
+	done
+}
+
 step_rx() {
 	local t0 t1 rc bytes sum
 	t0=$(now)
-	nc "$host" "$port" </dev/null >/tmp/rx
+	if [ "${1:-}" = slow ]; then
+		say "rxstart"
+		nc "$host" "$port" </dev/null | slow_copy
+	else
+		nc "$host" "$port" </dev/null >/tmp/rx
+	fi
 	rc=$?
 	t1=$(now)
 	bytes=$(wc -c </tmp/rx)
@@ -94,6 +116,29 @@ step_reload() {
 	say "reload ok=$ok"
 }
 
+# Current ring size of eth0, "rx tx".
+rings() {
+	ethtool -g eth0 2>/dev/null | awk '
+		/^Current/ { c = 1 }
+		c && $1 == "RX:" { rx = $2 }
+		c && $1 == "TX:" { tx = $2 }
+		END { print rx "/" tx }'
+}
+
+step_resize() {
+	local ok=1 before small received
+	before=$(rings)
+	ping -c 20 -i 0.1 -w 30 "$host" >/tmp/resize.ping 2>&1 &
+	ethtool -G eth0 rx 128 tx 128 || ok=0
+	small=$(rings)
+	[ "$small" = 128/128 ] || ok=0
+	ethtool -G eth0 rx "${before%/*}" tx "${before#*/}" || ok=0
+	[ "$(rings)" = "$before" ] || ok=0
+	wait
+	received=$(sed -n 's/.* \([0-9]*\) packets received.*/\1/p' /tmp/resize.ping)
+	say "resize ok=$ok rings=$before small=$small pings=${received:-0}/20"
+}
+
 say "boot $(uname -r)"
 # A sign of life: the host takes a guest silent for minutes for dead.
 while sleep 30; do say alive; done &
@@ -108,7 +153,8 @@ fi
 
 for s in $(echo "$steps" | tr , ' '); do
 	case $s in
-	ping|rx|tx|reload) "step_$s" ;;
+	ping|rx|tx|reload|resize) "step_$s" ;;
+	rxslow) step_rx slow ;;
 	*) say "unknown step $s" ;;
 	esac
 done

@@ -18,7 +18,17 @@
 #                               start guest NAME on tap<IDX>, host address
 #                               10.0.<IDX+2>.1, guest .2; STEPS as in
 #                               nested-init.sh; ${NESTED_NETOPTS[NAME]} is
-#                               appended to its -netdev (e.g. poll-us=50)
+#                               appended to its -netdev (e.g. poll-us=50).
+#                               Options for live migration: NESTED_TAP[NAME]
+#                               another tap; NESTED_INCOMING[NAME] a URI:
+#                               wait for the guest there (no host helpers);
+#                               NESTED_MONITOR[NAME]=1 an HMP monitor;
+#                               NESTED_BRIDGE a bridge that has the host
+#                               address and takes the taps
+#   nested_hmp NAME COMMAND     send COMMAND to NAME's monitor; the replies
+#                               collect in NESTED_LOGS/NAME.monitor
+#   nested_migrate NAME URI SECS  migrate NAME to URI, wait until it ends:
+#                               0 completed, 1 failed, 2 timed out
 #   nested_wait NAME WHAT SECS [N]  wait for the guest's (Nth) "nested: WHAT";
 #                               a dead guest ends the wait at once, the
 #                               reason in ${NESTED_WHY[NAME]}
@@ -59,7 +69,8 @@ NESTED_ACCEL_WHY=
 NESTED_PROBE_SECS=${VHNET_NESTED_PROBE_SECS:-300}
 declare -gA NESTED_PID=() NESTED_HELPERS=() NESTED_IDX=() NESTED_SINK=()
 declare -gA NESTED_ARGS=() NESTED_RESTARTS=() NESTED_WHY=() NESTED_ACCEL_OF=()
-declare -gA NESTED_NETOPTS=()
+declare -gA NESTED_NETOPTS=() NESTED_TAP=() NESTED_INCOMING=() NESTED_MONITOR=()
+NESTED_BRIDGE=
 # After its first line, a guest silent this long is dead (nested-init.sh
 # prints a sign of life every 30 s; its boot itself is quiet).
 NESTED_SILENCE=${VHNET_NESTED_SILENCE:-300}
@@ -81,7 +92,7 @@ nested_initramfs() {
 	echo "$kver" >"$dir/kver"
 	nested_vmlinux "$kver" "$dir/vmlinux" ||
 		echo "nested: booting the compressed /boot/vmlinuz-$kver"
-	vm_busybox_initramfs "$dir/initramfs.img" \
+	VM_INITRAMFS_BINS=ethtool vm_busybox_initramfs "$dir/initramfs.img" \
 		"$VM_TOP/tools/vm/nested-init.sh" "$kver" virtio_pci virtio_net
 }
 
@@ -167,6 +178,10 @@ nested_tap() {
 		ip tuntap add "$tap" mode tap vnet_hdr || return 1
 		NESTED_TAPS+=("$tap")
 	}
+	if [ -n "$NESTED_BRIDGE" ]; then
+		ip link set "$tap" master "$NESTED_BRIDGE" up
+		return
+	fi
 	ip addr flush dev "$tap" &&
 	ip addr add "$addr" dev "$tap" &&
 	ip link set "$tap" up
@@ -174,7 +189,7 @@ nested_tap() {
 
 nested_start() {
 	local name=$1 idx=$2 steps=$3 devopts=${4:-} tap net port img
-	local kver vhost dev kernel cpu
+	local kver vhost dev kernel cpu extra=() mon hsteps=$steps
 	: "${NESTED_OUT:?}" "${NESTED_LOGS:?}" "${NESTED_TMP:?}"
 	# The test VM's kernel unless build-module.sh chose another one.
 	kver=$(cat "$NESTED_OUT/nested/kver" 2>/dev/null) || kver=$(uname -r)
@@ -188,19 +203,32 @@ nested_start() {
 	cpu=${VHNET_NESTED_CPU:-max}
 	[ "$NESTED_ACCEL" = kvm ] && cpu=${VHNET_NESTED_KVM_CPU:-qemu64}
 	mkdir -p "$NESTED_LOGS" "$NESTED_TMP"
-	rm -f "$NESTED_LOGS/$name.console" "$NESTED_TMP/$name.rx"
+	rm -f "$NESTED_LOGS/$name.console" "$NESTED_TMP/$name.rx" \
+		"$NESTED_LOGS/$name.monitor"
+	tap=${NESTED_TAP[$name]:-$tap}
 	nested_tap "$tap" "$net.1/24" || return 1
+	if [ -n "${NESTED_MONITOR[$name]:-}" ]; then
+		mon=$NESTED_TMP/$name.mon
+		rm -f "$mon.in" "$mon.out"
+		mkfifo "$mon.in" "$mon.out" || return 1
+		extra+=(-chardev "pipe,id=mon0,path=$mon" -mon "chardev=mon0,mode=readline")
+		cat "$mon.out" >>"$NESTED_LOGS/$name.monitor" 2>/dev/null &
+		NESTED_HELPERS[$name]+=" $!"
+	fi
+	# A migration target: the source's helpers serve the guest.
+	[ -n "${NESTED_INCOMING[$name]:-}" ] &&
+		extra+=(-incoming "${NESTED_INCOMING[$name]}") hsteps=
 
 	# The host side of the transfers: send data.bin to whoever connects
 	# (rx), write what comes back to NAME.rx (tx).
-	case ,$steps, in
-	*,rx,*)
+	case ,$hsteps, in
+	*,rx,*|*,rxslow,*)
 		busybox nc -l -p "$port" -e cat "$NESTED_OUT/nested/data.bin" \
 			</dev/null >/dev/null 2>&1 &
 		NESTED_HELPERS[$name]+=" $!"
 		;;
 	esac
-	case ,$steps, in
+	case ,$hsteps, in
 	*,tx,*)
 		busybox nc -l -p $((port + 1)) </dev/null \
 			>"$NESTED_TMP/$name.rx" 2>/dev/null &
@@ -222,13 +250,34 @@ nested_start() {
 		-kernel "$kernel" -initrd "$img" \
 		-append "$NESTED_CMDLINE nsteps=$steps nip=$net.2/24 nhost=$net.1 nport=$port" \
 		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,$vhost${NESTED_NETOPTS[$name]:+,${NESTED_NETOPTS[$name]}}" \
-		-device "virtio-net-pci,netdev=n0,romfile=$devopts" \
+		-device "virtio-net-pci,netdev=n0,romfile=$devopts" "${extra[@]}" \
 		3<>"$dev" </dev/null >"$NESTED_LOGS/$name.qemu.log" 2>&1 &
 	NESTED_PID[$name]=$!
 }
 
 nested_running() {
 	kill -0 "${NESTED_PID[$1]}" 2>/dev/null
+}
+
+nested_hmp() {	# NAME COMMAND
+	# shellcheck disable=SC2016 # expanded by that sh
+	timeout 10 sh -c 'printf "%s\n" "$1" >"$2"' sh "$2" "$NESTED_TMP/$1.mon.in"
+}
+
+nested_migrate() {	# NAME URI SECS
+	local name=$1 t0=$SECONDS log=$NESTED_LOGS/$1.monitor st
+	nested_hmp "$name" "migrate -d $2" || return 1
+	while [ $((SECONDS - t0)) -lt "$3" ]; do
+		sleep 1
+		nested_hmp "$name" "info migrate" || return 1
+		sleep 0.5
+		st=$(tr -d '\r' <"$log" | sed -n 's/^Migration status: //p' | tail -n 1)
+		case $st in
+		completed) return 0 ;;
+		failed|cancelled) return 1 ;;
+		esac
+	done
+	return 2
 }
 
 # 0: the (Nth) line is there; 1: timed out; 2: QEMU is gone, or dead
