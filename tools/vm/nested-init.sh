@@ -9,8 +9,9 @@
 #
 #   ping    10 pings to nhost
 #   rx      read a stream from nhost:nport (the host sends), checksum it
-#   rxslow  rx, but say "rxstart" first and read slowly, 256 KiB every
-#           0.2 s, so that the receive queue stays full (live migration)
+#   rxslow  rx, but say "rxstart" first, with a 4 MiB receive buffer, and
+#           read slowly, 256 KiB every 0.2 s: megabytes that the device
+#           wrote stay queued, unread, for seconds (live migration)
 #   tx      send what rx read back to nhost:nport+1 (the host checksums it)
 #   reload  unload and reload virtio_net, bring eth0 up again
 #   resize  ethtool -G: both rings to 128 entries and back (the driver
@@ -85,6 +86,7 @@ step_rx() {
 	local t0 t1 rc bytes sum
 	t0=$(now)
 	if [ "${1:-}" = slow ]; then
+		echo "4096 4194304 8388608" >/proc/sys/net/ipv4/tcp_rmem
 		say "rxstart"
 		nc "$host" "$port" </dev/null | slow_copy
 	else
