@@ -98,7 +98,7 @@ mig_steps=ping,rxslow,ping
 # large frames, pages only the device writes (with them, the guest's own
 # writes next to each buffer would make KVM's dirty log cover for vhnet's).
 mig_dev=,mrg_rxbuf=off
-mig_cases=9
+mig_cases=10
 plan=$((1 + per_guest + $(steps_of $modern_steps) + per_guest + $(steps_of $legacy_steps) + mig_cases))
 # VHNET_QEMU_ONLY=migrate: the migration case alone (for experiments).
 only=${VHNET_QEMU_ONLY:-}
@@ -459,6 +459,32 @@ check_released() {	# PID
 	return 1
 }
 
+# The destination (-S: paused once loaded) must hold exactly the memory
+# the source stopped with: a page vhnet wrote and did not log differs.
+check_same_memory() {
+	local dir=$NESTED_TMP/mem size=$((NESTED_MEM << 20)) st i pages
+	for ((i = 0; i < 60; i++)); do
+		st=$(nested_hmp_sync mdst "info status" 10)
+		case $st in *inmigrate*|'') sleep 1 ;; *) break ;; esac
+	done
+	diag "migrate: destination: ${st:-no status}"
+	mkdir -p "$dir"
+	# (Quoted: the size's expression would go on into a bare /path.)
+	if ! nested_hmp_sync msrc "pmemsave 0 $size \"$dir/src\"" 120 >/dev/null ||
+			! nested_hmp_sync mdst "pmemsave 0 $size \"$dir/dst\"" 120 >/dev/null; then
+		diag "migrate: pmemsave failed"
+		return 1
+	fi
+	pages=$(cmp -l "$dir/src" "$dir/dst" 2>/dev/null | head -n 1000000 |
+		awk '{ print int(($1 - 1) / 4096) }' | uniq)
+	diag "migrate: $(stat -c %s "$dir/src") and $(stat -c %s "$dir/dst") bytes saved; $(grep -c . <<<"$pages") pages differ${pages:+, the first at pfn $(head -n 3 <<<"$pages" | xargs)}"
+	[ "$(stat -c %s "$dir/src")" = "$size" ] && [ "$(stat -c %s "$dir/dst")" = "$size" ] &&
+		[ -z "$pages" ]
+	st=$?
+	rm -rf "$dir"
+	return $st
+}
+
 check_migration() {
 	local sock=$NESTED_TMP/migrate.sock t0=$SECONDS pid dpid line rc logw i
 	local param=/sys/module/vhnet/parameters/debug_skip_rx_log
@@ -503,6 +529,9 @@ check_migration() {
 	diag "migrate: source vhnet: $(nested_stats "$pid" | awk '{ print $1, $2, $3, "log_writes", $(NF - 2), "log_errors", $NF }' | xargs)"
 	[ "${logw:-0}" -gt 0 ] && [ "$(nested_vhnet_sum "$pid" log_errors)" = 0 ]
 	result $? "migrate: the source's vhnet logged dirty pages (log_writes ${logw:-0}), no log errors"
+	check_same_memory
+	result $? "migrate: the paused destination's memory equals the source's, page for page"
+	nested_hmp mdst cont
 
 	dpid=${NESTED_PID[mdst]}
 	check_vhostfd "$dpid" && [ -n "$(nested_worker "$dpid")" ]

@@ -21,12 +21,15 @@
 #                               appended to its -netdev (e.g. poll-us=50).
 #                               Options for live migration: NESTED_TAP[NAME]
 #                               another tap; NESTED_INCOMING[NAME] a URI:
-#                               wait for the guest there (no host helpers);
+#                               wait for the guest there (no host helpers),
+#                               and stay paused until "cont" (-S);
 #                               NESTED_MONITOR[NAME]=1 an HMP monitor;
 #                               NESTED_BRIDGE a bridge that has the host
 #                               address and takes the taps
 #   nested_hmp NAME COMMAND     send COMMAND to NAME's monitor; the replies
 #                               collect in NESTED_LOGS/NAME.monitor
+#   nested_hmp_sync NAME COMMAND SECS  and wait until QEMU is done with it;
+#                               prints the VM status after it
 #   nested_migrate NAME URI SECS  migrate NAME to URI, wait until it ends:
 #                               0 completed, 1 failed, 2 timed out
 #   nested_wait NAME WHAT SECS [N]  wait for the guest's (Nth) "nested: WHAT";
@@ -217,7 +220,7 @@ nested_start() {
 	fi
 	# A migration target: the source's helpers serve the guest.
 	[ -n "${NESTED_INCOMING[$name]:-}" ] &&
-		extra+=(-incoming "${NESTED_INCOMING[$name]}") hsteps=
+		extra+=(-S -incoming "${NESTED_INCOMING[$name]}") hsteps=
 
 	# The host side of the transfers: send data.bin to whoever connects
 	# (rx), write what comes back to NAME.rx (tx).
@@ -262,6 +265,18 @@ nested_running() {
 nested_hmp() {	# NAME COMMAND
 	# shellcheck disable=SC2016 # expanded by that sh
 	timeout 10 sh -c 'printf "%s\n" "$1" >"$2"' sh "$2" "$NESTED_TMP/$1.mon.in"
+}
+
+# COMMAND, then "info status": its answer comes once COMMAND is done.
+nested_hmp_sync() {	# NAME COMMAND SECS
+	local log=$NESTED_LOGS/$1.monitor n t0=$SECONDS
+	n=$(grep -ac 'VM status:' "$log")
+	nested_hmp "$1" "$2" && nested_hmp "$1" "info status" || return 1
+	while [ "$(grep -ac 'VM status:' "$log")" -le "$n" ]; do
+		[ $((SECONDS - t0)) -lt "$3" ] && nested_running "$1" || return 1
+		sleep 0.5
+	done
+	tr -d '\r' <"$log" | grep -a 'VM status:' | tail -n 1
 }
 
 nested_migrate() {	# NAME URI SECS
