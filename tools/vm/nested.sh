@@ -24,6 +24,8 @@
 #                               wait for the guest there (no host helpers),
 #                               and stay paused until "cont" (-S);
 #                               NESTED_MONITOR[NAME]=1 an HMP monitor;
+#                               NESTED_KVM_CPUOPTS[NAME] appended to -cpu
+#                               under KVM (e.g. ,kvmclock=off);
 #                               NESTED_BRIDGE a bridge that has the host
 #                               address and takes the taps
 #   nested_hmp NAME COMMAND     send COMMAND to NAME's monitor; the replies
@@ -73,6 +75,7 @@ NESTED_PROBE_SECS=${VHNET_NESTED_PROBE_SECS:-300}
 declare -gA NESTED_PID=() NESTED_HELPERS=() NESTED_IDX=() NESTED_SINK=()
 declare -gA NESTED_ARGS=() NESTED_RESTARTS=() NESTED_WHY=() NESTED_ACCEL_OF=()
 declare -gA NESTED_NETOPTS=() NESTED_TAP=() NESTED_INCOMING=() NESTED_MONITOR=()
+declare -gA NESTED_KVM_CPUOPTS=()
 NESTED_BRIDGE=
 # After its first line, a guest silent this long is dead (nested-init.sh
 # prints a sign of life every 30 s; its boot itself is quiet).
@@ -204,7 +207,7 @@ nested_start() {
 	NESTED_ARGS[$name]="$idx $steps $devopts"
 	NESTED_ACCEL_OF[$name]=$NESTED_ACCEL
 	cpu=${VHNET_NESTED_CPU:-max}
-	[ "$NESTED_ACCEL" = kvm ] && cpu=${VHNET_NESTED_KVM_CPU:-qemu64}
+	[ "$NESTED_ACCEL" = kvm ] && cpu=${VHNET_NESTED_KVM_CPU:-qemu64}${NESTED_KVM_CPUOPTS[$name]:-}
 	mkdir -p "$NESTED_LOGS" "$NESTED_TMP"
 	rm -f "$NESTED_LOGS/$name.console" "$NESTED_TMP/$name.rx" \
 		"$NESTED_LOGS/$name.monitor"
