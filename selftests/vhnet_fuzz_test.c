@@ -430,24 +430,18 @@ static void *make_arg(struct fuzz *f, const struct op *op, void *buf,
 		return v;
 	case A_MEM:
 		return some_table(f);
-	case A_LOG:
-		switch (pick(f, 4)) {
-		case 0:
-			*u = KERNEL_ADDR;
+	case A_LOG: {
+		const __u64 base[] = {
+			KERNEL_ADDR, (uintptr_t)f->guard, rnd64(f), (uintptr_t)f->log,
+		};
+
+		*u = base[pick(f, ARRAY_SIZE(base))];
+		if (*u == KERNEL_ADDR) {
 			*must_fail = true;
 			*detail = "kernel address";
-			break;
-		case 1:
-			*u = (uintptr_t)f->guard;
-			break;
-		case 2:
-			*u = rnd64(f);
-			break;
-		default:
-			*u = (uintptr_t)f->log;
-			break;
 		}
 		return u;
+	}
 	case A_FD:
 		*fd = some_fd(f, false, detail);
 		if (!strcmp(*detail, "pipe") || !strcmp(*detail, "file") ||

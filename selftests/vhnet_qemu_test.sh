@@ -316,19 +316,17 @@ check_guest() {	# NAME STEPS
 			[ "$bytes" = "$data_bytes" ] && [ "$sum" = "$data_md5" ]
 			result $? "$name: $NESTED_DATA_MB MiB guest->host, md5 matches on the host"
 			;;
-		reload)
-			wait_for "$name" reload $step_secs
-			line=$(nested_result "$name" reload)
-			diag "$name: virtio_net reload at $((SECONDS - t0)) s: ${line:-none}"
+		reload|resize)
+			wait_for "$name" "$s" $step_secs
+			line=$(nested_result "$name" "$s")
+			diag "$name: $s at $((SECONDS - t0)) s: ${line:-none}"
 			[ "$(nested_value "$line" ok)" = 1 ]
-			result $? "$name: virtio_net unloaded and reloaded, eth0 up again"
-			;;
-		resize)
-			wait_for "$name" resize $step_secs
-			line=$(nested_result "$name" resize)
-			diag "$name: ring resize at $((SECONDS - t0)) s: ${line:-none}"
-			[ "$(nested_value "$line" ok)" = 1 ]
-			result $? "$name: ethtool -G rx/tx 128 and back (queue reset), pings meanwhile"
+			rc=$?
+			if [ "$s" = reload ]; then
+				result $rc "$name: virtio_net unloaded and reloaded, eth0 up again"
+			else
+				result $rc "$name: ethtool -G rx/tx 128 and back (queue reset), pings meanwhile"
+			fi
 			;;
 		esac
 		prev=$s
