@@ -128,15 +128,16 @@ rings() {
 }
 
 step_resize() {
-	local ok=1 before small received
+	local ok=1 before small received pid
 	before=$(rings)
 	ping -c 20 -i 0.1 -w 30 "$host" >/tmp/resize.ping 2>&1 &
+	pid=$!
 	ethtool -G eth0 rx 128 tx 128 || ok=0
 	small=$(rings)
 	[ "$small" = 128/128 ] || ok=0
 	ethtool -G eth0 rx "${before%/*}" tx "${before#*/}" || ok=0
 	[ "$(rings)" = "$before" ] || ok=0
-	wait
+	wait "$pid"	# (not the sign-of-life loop)
 	received=$(sed -n 's/.* \([0-9]*\) packets received.*/\1/p' /tmp/resize.ping)
 	say "resize ok=$ok rings=$before small=$small pings=${received:-0}/20"
 }
