@@ -194,7 +194,7 @@ on_host() {
 		mkdir -p "$out"
 		"$VM_TOP/tools/vm/build-module.sh" --module-only "$kver" "$out" >/dev/null
 		case $? in 0|2) ;; *) vm_die "vhnet.ko for $kver did not build ($out/build.log)" ;; esac
-		nested_initramfs "$kver" "$out" >"$out/nested.log" 2>&1 ||
+		nested_initramfs "$(nested_kver "$kver")" "$out" >"$out/nested.log" 2>&1 ||
 			vm_die "nested initramfs for $kver failed ($out/nested.log)"
 		if [ $keep = 1 ] && [ -f "$out/ab.tsv" ]; then
 			# Go on numbering after the runs already there.

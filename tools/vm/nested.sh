@@ -82,6 +82,13 @@ NESTED_BRIDGE=
 NESTED_SILENCE=${VHNET_NESTED_SILENCE:-300}
 NESTED_TAPS=()
 
+# The kernel a nested guest boots in a test VM running KVER: the same one,
+# but the installed 6.12 under the debug kernel, which has no virtio_net
+# (and would crawl under TCG in TCG); vhnet runs in the VM.
+nested_kver() {
+	if vm_debug_kernel "$1"; then vm_kernels quick; else echo "$1"; fi
+}
+
 nested_initramfs() {
 	local kver=$1 dir=$2/nested data
 	data=$dir/data.bin
