@@ -116,7 +116,7 @@ choose() {
 }
 
 echo "TAP version 13"
-echo "1..23"
+echo "1..35"
 
 # --- the accelerator choice ---------------------------------------------
 choose VHNET_KVM_DEV="$tmp/no-such-kvm"
@@ -286,5 +286,60 @@ line=$(vm_first_oops "$tmp/clean.console")
 [ -z "$line" ]
 ok $? "vm_first_oops: nothing for a console without an oops"
 
-[ "$n" = 23 ] || diag "ran $n of 23 planned cases"
+# vm_stale_int3 and vm_flaw_retry_ok: check.sh's one retry of a test VM.
+# The 6.12 form of the trap seen in testing.rst, and the 6.1 one.
+int3_console() {	# FILE HEADER RIP CODE [LINE BEFORE]
+	printf '%s\r\n' '[    1.000000] vm: [1.00s] kernel 6.12, mode test' "${5:-[    2.0] ok}" \
+		'vm: [5.10s] vhnet_a_test exited with status 0' \
+		'vm: [6.20s] vhnet_b_test exited with status 0' \
+		"[   10.811000] $2" '[   10.812000] CPU: 1 UID: 0 PID: 0 Comm: swapper/1' \
+		"[   10.813000] RIP: 0010:$3" "[   10.814000] Code: 0f 1f 44 00 00 $4 02 00 00 48" \
+		'[   10.815000] Call Trace:' 'vm: [30.00s] vhnet_c_test exited with status 1' >"$1"
+}
+int3_console "$tmp/int3.console" 'Oops: int3: 0000 [#1] PREEMPT SMP NOPTI' '__schedule+0x428/0x1450' 'e9 <8c>'
+line=$(vm_stale_int3 "$tmp/int3.console")
+[ "$line" = "int3 at 10.811000 s in __schedule+0x428/0x1450 (code e9 <8c>)" ]
+ok $? "vm_stale_int3: a trap inside a completed jmp (6.12): $line"
+int3_console "$tmp/int3-61.console" 'int3: 0000 [#1] SMP NOPTI' 'sched_clock_cpu+0x9/0x40' '0f <1f>'
+vm_stale_int3 "$tmp/int3-61.console" >/dev/null
+ok $? "vm_stale_int3: the 6.1 form, no \"Oops: \" before int3"
+int3_console "$tmp/int3-cc.console" 'Oops: int3: 0000 [#1] PREEMPT SMP NOPTI' '__schedule+0x428/0x1450' 'cc <8c>'
+int3_console "$tmp/int3-vhnet.console" 'Oops: int3: 0000 [#1] PREEMPT SMP NOPTI' 'vhnet_tx+0x28/0x450 [vhnet]' 'e9 <8c>'
+int3_console "$tmp/int3-warn.console" 'Oops: int3: 0000 [#1] PREEMPT SMP NOPTI' '__schedule+0x428/0x1450' 'e9 <8c>' \
+	'[    3.0] WARNING: CPU: 0 PID: 9 at drivers/vhnet/ring.c:10'
+sed '/Code: /d' "$tmp/int3.console" >"$tmp/int3-nocode.console"
+for f in cc vhnet warn nocode; do
+	! vm_stale_int3 "$tmp/int3-$f.console" >/dev/null
+	ok $? "vm_stale_int3: not for $f"
+done
+! vm_stale_int3 "$tmp/oops.console" >/dev/null
+ok $? "vm_stale_int3: not for another oops"
+
+mkdir -p "$tmp/flaw/results"
+cp "$tmp/int3.console" "$tmp/flaw/console.log"
+echo 0 >"$tmp/flaw/results/vhnet_a_test.rc"
+echo 'ok 1 a' >"$tmp/flaw/results/vhnet_a_test.tap"
+echo 0 >"$tmp/flaw/results/vhnet_b_test.rc"
+echo 'ok 1 b' >"$tmp/flaw/results/vhnet_b_test.tap"
+echo 1 >"$tmp/flaw/results/vhnet_c_test.rc"
+echo 'not ok 1 c' >"$tmp/flaw/results/vhnet_c_test.tap"
+vm_flaw_retry_ok "$tmp/flaw" >/dev/null
+ok $? "vm_flaw_retry_ok: what failed after the trap does not stop a retry"
+echo 'not ok 2 b' >>"$tmp/flaw/results/vhnet_b_test.tap"
+! vm_flaw_retry_ok "$tmp/flaw" >/dev/null
+ok $? "vm_flaw_retry_ok: a case that failed before the trap stops it"
+echo 'ok 1 b' >"$tmp/flaw/results/vhnet_b_test.tap"
+echo 1 >"$tmp/flaw/results/vhnet_a_test.rc"
+! vm_flaw_retry_ok "$tmp/flaw" >/dev/null
+ok $? "vm_flaw_retry_ok: a test that exited badly before the trap stops it"
+echo 0 >"$tmp/flaw/results/vhnet_a_test.rc"
+echo 'insmod vhnet.ko' >"$tmp/flaw/results/setup-failures"
+! vm_flaw_retry_ok "$tmp/flaw" >/dev/null
+ok $? "vm_flaw_retry_ok: a failed setup step stops it"
+rm "$tmp/flaw/results/setup-failures"
+cp "$tmp/int3-cc.console" "$tmp/flaw/console.log"
+! vm_flaw_retry_ok "$tmp/flaw" >/dev/null
+ok $? "vm_flaw_retry_ok: only for vm_stale_int3"
+
+[ "$n" = 35 ] || diag "ran $n of 35 planned cases"
 [ $failed = 0 ]

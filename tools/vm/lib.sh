@@ -24,6 +24,10 @@
 #   vm_boot KVER OUT MODE       boot KVER, run tools/vm/guest-run.sh MODE OUT
 #   vm_log_problems FILE...     print kernel-problem lines; 1 if any
 #   vm_first_oops FILE          the first oops: what, when, where, modules
+#   vm_stale_int3 FILE          whether the first kernel problem is a trap on
+#                               an int3 that is not in memory (an emulator flaw)
+#   vm_flaw_retry_ok OUT        whether a test VM that died of that may run
+#                               again: no test had failed by then
 #
 # A kernel's output directory OUT (normally build/<kver>) holds src/,
 # selftests/, the build logs, console.log and the guest's results/.
@@ -442,4 +446,52 @@ vm_first_oops() {
 		END {
 			if (t) printf "%s at %s s in %s, modules: %s\n", t, s, r, m
 		}' "$1"
+}
+
+# The first kernel problem of a console log, if it is an int3 trap whose
+# code bytes show no int3 (0xcc) just before the trapping RIP, outside
+# vhnet: the CPU ran a breakpoint that is no longer in memory, the
+# temporary int3 of a completed text_poke_bp() run from stale translated
+# code by the outer QEMU's TCG (testing.rst). Nothing a module does makes
+# a correct CPU do that. Prints "int3 at T s in RIP (code B <X>)".
+vm_stale_int3() {	# CONSOLE
+	awk -v bad="$VM_BAD_RE" '
+		{ sub(/\r$/, "") }
+		!h && /int3: [0-9a-f]+ \[#[0-9]+\]/ {
+			h = 1; t = $0; sub(/^\[ */, "", t); sub(/\].*/, "", t)
+			next
+		}
+		!h && $0 ~ bad { exit }
+		h && /RIP: / && r == "" { r = $0; sub(/.*RIP: [0-9]+:/, "", r) }
+		h && /Code: / {
+			for (i = 2; i <= NF; i++)
+				if ($i ~ /^<[0-9a-f][0-9a-f]>$/ && $(i - 1) ~ /^[0-9a-f][0-9a-f]$/)
+					c = $(i - 1) " " $i
+			exit
+		}
+		END {
+			if (c == "" || c ~ /^cc / || r == "" || r ~ /\[vhnet\]/)
+				exit 1
+			printf "int3 at %s s in %s (code %s)\n", t, r, c
+		}' "$1"
+}
+
+# A test VM (OUT: console.log, results/) that died of vm_stale_int3 may
+# boot again only if nothing had failed by then: no setup failure, and
+# every test that ended before the trap (guest-run.sh's "vm: [Ts] NAME
+# exited with status R" lines) exited 0 with no failed case. What ran
+# after the trap, the test it interrupted included, is the trap's doing.
+vm_flaw_retry_ok() {	# OUT
+	local out=$1 sig t x name
+	sig=$(vm_stale_int3 "$out/console.log") || return 1
+	[ ! -s "$out/results/setup-failures" ] || return 1
+	t=${sig#int3 at }
+	t=${t%% s in *}
+	while read -r x name; do
+		awk -v x="$x" -v t="$t" 'BEGIN { exit !(x + 0 < t + 0) }' || continue
+		[ "$(cat "$out/results/$name.rc" 2>/dev/null)" = 0 ] || return 1
+		! grep -q '^not ok' "$out/results/$name.tap" 2>/dev/null || return 1
+	done < <(tr -d '\r' <"$out/console.log" |
+		sed -n 's/^vm: \[\([0-9.]*\)s\] \([A-Za-z0-9_]*\) \(exited with status\|is stuck in\).*/\1 \2/p')
+	echo "$sig"
 }
