@@ -6,7 +6,8 @@
  * with a tap backend while the test changes the device underneath it (the
  * traffic engine's hook runs between its steps): backend swaps, detach and
  * re-attach, kick eventfd replacement, close(), RESET_OWNER, and the owner
- * killed with SIGKILL. Every frame that gets through is checked byte for
+ * killed with SIGKILL (also while its worker waits on a userfaultfd that
+ * nobody answers). Every frame that gets through is checked byte for
  * byte; frames of a run that was cut short come back as "stale" and are
  * ignored by the next run (its epoch). Then many repetitions with Slab
  * back near its baseline, and the module unloads.
@@ -21,6 +22,7 @@
  * test, default 100). Must run as root.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <pthread.h>
@@ -28,9 +30,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/userfaultfd.h>
 
 #include "kselftest_harness.h"
 #include "fakeguest.h"
@@ -728,6 +734,130 @@ TEST_F_TIMEOUT(life, owner_killed_under_traffic, 300)
 	}
 	/* Our own device is untouched by all of that. */
 	ASSERT_EQ(1, fg_worker_count(getpid(), NULL));
+}
+
+/*
+ * The child of owner_killed_in_userfault: its TX avail ring page becomes a
+ * userfaultfd hole that nobody will fill, then it kicks TX so that the
+ * worker faults there, tells the parent its uffd and tap, and waits.
+ */
+struct uffd_note {
+	unsigned long page;
+	int uffd;
+	char ifname[IFNAMSIZ];
+};
+
+static void uffd_child(int pipe_fd)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	long psz = sysconf(_SC_PAGESIZE);
+	struct uffd_note note;
+	struct fg_rig rig;
+	__u64 one = 1;
+	void *page;
+
+	if (rig_up(&rig, FG_FEATURES_DEFAULT, false, rig_id(9))) {
+		fprintf(stderr, "child rig: %s\n", rig.err);
+		_exit(2);
+	}
+	memset(&note, 0, sizeof(note));
+	snprintf(note.ifname, sizeof(note.ifname), "%s", rig.env.ifname);
+	page = (void *)((unsigned long)rig.g[0].dev.vq[FG_TXQ].avail & ~(psz - 1));
+	note.page = (unsigned long)page;
+	note.uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	reg.range.start = (unsigned long)page;
+	reg.range.len = psz;
+	if (note.uffd < 0 || ioctl(note.uffd, UFFDIO_API, &api) ||
+	    madvise(page, psz, MADV_DONTNEED) ||
+	    ioctl(note.uffd, UFFDIO_REGISTER, &reg)) {
+		perror("child: userfaultfd");
+		_exit(2);
+	}
+	if (write(rig.g[0].dev.vq[FG_TXQ].kick_fd, &one, sizeof(one)) != sizeof(one) ||
+	    write(pipe_fd, &note, sizeof(note)) != sizeof(note))
+		_exit(3);
+	for (;;)
+		pause();
+}
+
+/*
+ * (f) The worker is blocked in a fault on a ring page that the owner's
+ * userfaultfd will never resolve (another process holds that uffd open),
+ * and the owner gets SIGKILL: it must exit and its device go away within
+ * a bound. On 6.12 the worker is a vhost_task, killed with the owner; on
+ * 6.1 a kthread, whose fault vhnet_worker_halt() interrupts on release.
+ */
+TEST_F_TIMEOUT(life, owner_killed_in_userfault, 120)
+{
+	struct uffd_msg msg;
+	struct uffd_note note;
+	struct pollfd p;
+	int fds[2], pidfd, uffd = -1, status, ms;
+	unsigned long page;
+	pid_t child, got = 0;
+
+	ASSERT_EQ(0, pipe(fds));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		close(fds[0]);
+		uffd_child(fds[1]);
+	}
+	close(fds[1]);
+	p.fd = fds[0];
+	p.events = POLLIN;
+	if (poll(&p, 1, 60000) != 1 ||
+	    read(fds[0], &note, sizeof(note)) != sizeof(note)) {
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+		ASSERT_TRUE(false) TH_LOG("child %d set nothing up (status %#x)",
+					  child, status);
+	}
+	close(fds[0]);
+	/* Hold its uffd: the fault stays unanswered after it is gone. */
+	pidfd = syscall(SYS_pidfd_open, child, 0);
+	if (pidfd >= 0)
+		uffd = syscall(SYS_pidfd_getfd, pidfd, note.uffd, 0);
+	if (uffd < 0) {
+		kill(child, SIGKILL);
+		waitpid(child, &status, 0);
+		ASSERT_LE(0, uffd) TH_LOG("pidfd_getfd: %s", strerror(errno));
+	}
+	close(pidfd);
+
+	/* The worker (no one else touches that page) faults there. */
+	p.fd = uffd;
+	p.events = POLLIN;
+	EXPECT_EQ(1, poll(&p, 1, 10000)) TH_LOG("the worker never faulted");
+	if (read(uffd, &msg, sizeof(msg)) == sizeof(msg)) {
+		page = msg.arg.pagefault.address & ~(sysconf(_SC_PAGESIZE) - 1);
+		EXPECT_EQ(UFFD_EVENT_PAGEFAULT, msg.event);
+		EXPECT_EQ(note.page, page) TH_LOG("fault at %#llx",
+						  msg.arg.pagefault.address);
+	}
+	EXPECT_EQ(1, fg_worker_count(child, NULL));
+
+	kill(child, SIGKILL);
+	for (ms = 0; ms < 10000 && !got; ms += 10) {
+		got = waitpid(child, &status, WNOHANG);
+		if (!got)
+			fg_sleep_ms(10);
+	}
+	EXPECT_EQ(child, got) TH_LOG("owner still there 10 s after SIGKILL");
+	if (got != child) {
+		close(uffd);	/* the fault fails; the owner can go now */
+		waitpid(child, &status, 0);
+		return;
+	}
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	EXPECT_EQ(0, fg_wait_workers(child, 0, WAIT_MS))
+		TH_LOG("worker vhnet-%d outlived its owner", child);
+	EXPECT_EQ(0, fg_wait_debugfs(child, 0, WAIT_MS));
+	EXPECT_TRUE(fg_wait_netdev_gone(note.ifname, WAIT_MS))
+		TH_LOG("tap %s outlived its owner", note.ifname);
+	close(uffd);
+	TH_LOG("owner reaped %d ms after SIGKILL", ms);
 }
 
 /* ---------------------------------------------------------------------

@@ -7,7 +7,6 @@
  * request) queues work, which ends the polling at once. A period ends at
  * its timeout, when the CPU is wanted or when the worker must stop.
  */
-#include <linux/kthread.h>
 #include <linux/sched.h>
 #include <linux/sched/clock.h>
 
@@ -16,7 +15,7 @@
 /* Whether a polling period is over: early, or at its end. */
 static bool vhnet_busy_poll_stop(struct vhnet_dev *dev, u64 end)
 {
-	return need_resched() || kthread_should_stop() ||
+	return need_resched() || vhnet_worker_stopping(dev) ||
 	       !llist_empty(&dev->work_list) || local_clock() >= end;
 }
 

@@ -100,6 +100,8 @@ static void vhnet_dev_cleanup(struct vhnet_dev *dev)
 	struct file *files[VHNET_NVQS];
 	int i;
 
+	/* A worker blocked in a fault would hold a queue mutex forever. */
+	vhnet_worker_halt(dev);
 	/* No wakeup may reach the worker once it is gone. */
 	for (i = 0; i < VHNET_NVQS; i++) {
 		struct vhnet_vq *vq = &dev->vqs[i];

@@ -20,6 +20,9 @@
 #include <linux/vhost_types.h>
 #include <linux/u64_stats_sync.h>
 #include <linux/timekeeping.h>
+#include <linux/sched/signal.h>
+
+#include "compat.h"
 
 #define VHNET_VQ_RX		0
 #define VHNET_VQ_TX		1
@@ -159,8 +162,11 @@ struct vhnet_dev {
 	struct mutex mutex; /* control plane; see top of file */
 	struct mm_struct *mm;
 	pid_t owner_pid;
-	struct task_struct *worker;
+	struct vhnet_task *worker;
 	struct llist_head work_list;
+	bool worker_stop;	/* teardown: run no more handlers */
+	bool worker_dead;	/* killed with the owner (vhost_task) */
+	bool worker_polled;	/* the worker's own: polled since work */
 	struct vhnet_mem *mem;
 	/* Dirty log; the worker reads these under a vq mutex, like mem. */
 	void __user *log_base;
@@ -180,6 +186,12 @@ struct vhnet_dev {
 			(1ULL << VHOST_NET_F_VIRTIO_NET_HDR) | \
 			(1ULL << VHOST_F_LOG_ALL) | \
 			(1ULL << VIRTIO_F_RING_RESET))
+
+/* In the worker: whether to stop running handlers (teardown, owner killed). */
+static inline bool vhnet_worker_stopping(struct vhnet_dev *dev)
+{
+	return READ_ONCE(dev->worker_stop) || fatal_signal_pending(current);
+}
 
 /*
  * Charge one turn of a handler loop (a frame moved or dropped, or a new
@@ -296,6 +308,7 @@ void vhnet_log_signal(struct vhnet_vq *vq);
 
 /* worker.c */
 int vhnet_worker_start(struct vhnet_dev *dev);
+void vhnet_worker_halt(struct vhnet_dev *dev);
 void vhnet_worker_stop(struct vhnet_dev *dev);
 void vhnet_worker_flush(struct vhnet_dev *dev);
 void vhnet_work_init(struct vhnet_work *work, void (*fn)(struct vhnet_work *));

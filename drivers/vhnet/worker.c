@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Per-device worker thread and the wakeups that feed it. */
-#include <linux/kthread.h>
-#include <linux/cgroup.h>
-#include <linux/sched/mm.h>
 #include <linux/completion.h>
 #include <linux/file.h>
+#include <linux/sched/signal.h>
 
 #include "vhnet.h"
 
@@ -22,91 +20,7 @@ void vhnet_work_queue(struct vhnet_dev *dev, struct vhnet_work *work)
 	if (test_and_set_bit(VHNET_WORK_QUEUED, &work->flags))
 		return;
 	llist_add(&work->node, &dev->work_list);
-	wake_up_process(dev->worker);
-}
-
-static int vhnet_worker_fn(void *data)
-{
-	struct vhnet_dev *dev = data;
-	struct vhnet_work *work, *next;
-	struct llist_node *list;
-	bool polled = false;
-
-	kthread_use_mm(dev->mm);
-	for (;;) {
-		/* Set the state before checking for work: no lost wakeups. */
-		set_current_state(TASK_INTERRUPTIBLE);
-		if (kthread_should_stop()) {
-			__set_current_state(TASK_RUNNING);
-			break;
-		}
-		list = llist_del_all(&dev->work_list);
-		if (!list && !polled) {
-			/* One busy-polling period after work, then sleep. */
-			__set_current_state(TASK_RUNNING);
-			polled = true;
-			vhnet_busy_poll(dev);
-			continue;
-		}
-		if (!list) {
-			schedule();
-			continue;
-		}
-		__set_current_state(TASK_RUNNING);
-		polled = false;
-		list = llist_reverse_order(list);
-		llist_for_each_entry_safe(work, next, list, node) {
-			/*
-			 * Between passes: a handler that requeues itself must
-			 * not keep a stopping worker here.  Work not run stays
-			 * queueable (vhnet_worker_stop() does the same for the
-			 * list); no flush can be pending while stopping.
-			 */
-			if (kthread_should_stop()) {
-				clear_bit(VHNET_WORK_QUEUED, &work->flags);
-				continue;
-			}
-			/* Clear before running, so a wakeup meanwhile requeues. */
-			clear_bit_unlock(VHNET_WORK_QUEUED, &work->flags);
-			work->fn(work);
-			cond_resched();
-		}
-	}
-	kthread_unuse_mm(dev->mm);
-	return 0;
-}
-
-int vhnet_worker_start(struct vhnet_dev *dev)
-{
-	struct task_struct *task;
-	int ret;
-
-	init_llist_head(&dev->work_list);
-	task = kthread_create(vhnet_worker_fn, dev, "vhnet-%d", dev->owner_pid);
-	if (IS_ERR(task))
-		return PTR_ERR(task);
-	/* The owner's CPU and I/O limits apply to the work done for it. */
-	ret = cgroup_attach_task_all(current, task);
-	if (ret) {
-		kthread_stop(task);
-		return ret;
-	}
-	dev->worker = task;
-	wake_up_process(task);
-	return 0;
-}
-
-void vhnet_worker_stop(struct vhnet_dev *dev)
-{
-	struct vhnet_work *work, *next;
-
-	if (!dev->worker)
-		return;
-	kthread_stop(dev->worker);
-	dev->worker = NULL;
-	/* Work that never ran must be queueable again by a new worker. */
-	llist_for_each_entry_safe(work, next, llist_del_all(&dev->work_list), node)
-		clear_bit(VHNET_WORK_QUEUED, &work->flags);
+	vhnet_task_wake(dev->worker);
 }
 
 struct vhnet_flush {
@@ -121,16 +35,134 @@ static void vhnet_flush_fn(struct vhnet_work *work)
 	complete(&f->done);
 }
 
-/* Wait until everything queued before this call has run. */
+/*
+ * Take what is queued without running it, so that it can be queued again
+ * (by a new worker); a waiting flush is told that nothing more will run.
+ */
+static void vhnet_worker_drain(struct vhnet_dev *dev)
+{
+	struct vhnet_work *work, *next;
+
+	llist_for_each_entry_safe(work, next, llist_del_all(&dev->work_list), node) {
+		clear_bit(VHNET_WORK_QUEUED, &work->flags);
+		if (work->fn == vhnet_flush_fn)
+			work->fn(work);
+	}
+}
+
+/*
+ * One pass of the worker: run what is queued, or after work one busy-
+ * polling period. False: nothing to do, sleep (the state is already
+ * TASK_INTERRUPTIBLE, so a wakeup since the last look is not lost).
+ */
+static bool vhnet_worker_pass(void *data)
+{
+	struct vhnet_dev *dev = data;
+	struct vhnet_work *work, *next;
+	struct llist_node *list;
+
+	if (vhnet_worker_stopping(dev)) {
+		vhnet_worker_drain(dev);
+		return false;
+	}
+	list = llist_del_all(&dev->work_list);
+	if (!list && dev->worker_polled)
+		return false;
+	__set_current_state(TASK_RUNNING);
+	if (!list) {
+		/* One busy-polling period after work, then sleep. */
+		dev->worker_polled = true;
+		vhnet_busy_poll(dev);
+		return true;
+	}
+	dev->worker_polled = false;
+	list = llist_reverse_order(list);
+	llist_for_each_entry_safe(work, next, list, node) {
+		/*
+		 * Between handlers: a handler that requeues itself must not
+		 * keep a stopping worker here.  Work not run stays queueable.
+		 */
+		if (vhnet_worker_stopping(dev)) {
+			clear_bit(VHNET_WORK_QUEUED, &work->flags);
+			if (work->fn == vhnet_flush_fn)
+				work->fn(work);
+			continue;
+		}
+		/* Clear before running, so a wakeup meanwhile requeues. */
+		clear_bit_unlock(VHNET_WORK_QUEUED, &work->flags);
+		work->fn(work);
+		cond_resched();
+	}
+	return true;
+}
+
+/* The owner died (vhost_task only): this worker runs nothing more. */
+static void vhnet_worker_killed(void *data)
+{
+	struct vhnet_dev *dev = data;
+
+	WRITE_ONCE(dev->worker_dead, true);
+	/* Pairs with vhnet_worker_flush(): a flush queued now is drained. */
+	smp_mb();
+	vhnet_worker_drain(dev);
+}
+
+int vhnet_worker_start(struct vhnet_dev *dev)
+{
+	struct vhnet_task *task;
+	char name[TASK_COMM_LEN];
+
+	init_llist_head(&dev->work_list);
+	dev->worker_stop = false;
+	dev->worker_dead = false;
+	dev->worker_polled = false;
+	snprintf(name, sizeof(name), "vhnet-%d", dev->owner_pid);
+	task = vhnet_task_create(vhnet_worker_pass, vhnet_worker_killed, dev,
+				 name);
+	if (IS_ERR(task))
+		return PTR_ERR(task);
+	dev->worker = task;
+	return 0;
+}
+
+/*
+ * First step of a teardown: the worker runs no more handlers, and one
+ * blocked in a fault returns (6.1; a vhost_task dies with its owner), so
+ * that the queue mutexes it holds can be taken.
+ */
+void vhnet_worker_halt(struct vhnet_dev *dev)
+{
+	if (!dev->worker)
+		return;
+	WRITE_ONCE(dev->worker_stop, true);
+	vhnet_task_interrupt(dev->worker);
+}
+
+void vhnet_worker_stop(struct vhnet_dev *dev)
+{
+	if (!dev->worker)
+		return;
+	vhnet_worker_halt(dev);
+	vhnet_task_stop(dev->worker);
+	dev->worker = NULL;
+	/* Work that never ran must be queueable again by a new worker. */
+	vhnet_worker_drain(dev);
+}
+
+/* Wait until everything queued before this call has run (or never will). */
 void vhnet_worker_flush(struct vhnet_dev *dev)
 {
 	struct vhnet_flush f;
 
-	if (!dev->worker)
+	if (!dev->worker || READ_ONCE(dev->worker_dead))
 		return;
 	vhnet_work_init(&f.work, vhnet_flush_fn);
 	init_completion(&f.done);
 	vhnet_work_queue(dev, &f.work);
+	/* Pairs with vhnet_worker_killed(): one of us drains this flush. */
+	smp_mb();
+	if (READ_ONCE(dev->worker_dead))
+		vhnet_worker_drain(dev);
 	wait_for_completion(&f.done);
 }
 

@@ -45,35 +45,44 @@ static ssize_t fg_read_text(const char *path, char *buf, size_t len)
 	return n;
 }
 
-/* Call @fn for each thread named vhnet-<@owner>; returns the count. */
+/*
+ * Call @fn for each thread named vhnet-<@owner>: a kthread, or a thread
+ * of the owner on kernels whose worker is a vhost_task. Returns the count.
+ */
 static int fg_for_workers(pid_t owner, int (*fn)(pid_t tid, void *arg),
 			  void *arg)
 {
-	char want[32], path[300], comm[64];
-	struct dirent *de;
-	int n = 0, ret;
-	DIR *dir;
+	char want[32], path[600], comm[64];
+	struct dirent *de, *te;
+	DIR *dir, *tdir;
+	int n = 0, ret = 0;
 
 	snprintf(want, sizeof(want), "vhnet-%d\n", (int)owner);
 	dir = opendir("/proc");
 	if (!dir)
 		return -errno;
-	while ((de = readdir(dir)) != NULL) {
+	while (ret >= 0 && (de = readdir(dir)) != NULL) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
-		if (fg_read_text(path, comm, sizeof(comm)) <= 0 ||
-		    strcmp(comm, want))
-			continue;
-		ret = fn(atoi(de->d_name), arg);
-		if (ret < 0) {
-			closedir(dir);
-			return ret;
+		snprintf(path, sizeof(path), "/proc/%s/task", de->d_name);
+		tdir = opendir(path);
+		if (!tdir)
+			continue;	/* gone meanwhile */
+		while (ret >= 0 && (te = readdir(tdir)) != NULL) {
+			if (te->d_name[0] < '1' || te->d_name[0] > '9')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/task/%s/comm",
+				 de->d_name, te->d_name);
+			if (fg_read_text(path, comm, sizeof(comm)) <= 0 ||
+			    strcmp(comm, want))
+				continue;
+			ret = fn(atoi(te->d_name), arg);
+			n++;
 		}
-		n++;
+		closedir(tdir);
 	}
 	closedir(dir);
-	return n;
+	return ret < 0 ? ret : n;
 }
 
 static int fg_pin_one(pid_t tid, void *arg)
@@ -94,34 +103,24 @@ int fg_pin_workers(pid_t owner, int cpu)
 	return fg_for_workers(owner, fg_pin_one, &set);
 }
 
+static int fg_lowest_tid(pid_t tid, void *arg)
+{
+	pid_t *low = arg;
+
+	if (!*low || tid < *low)
+		*low = tid;
+	return 0;
+}
+
 int fg_worker_count(pid_t owner, pid_t *tid)
 {
-	char want[32], path[300], comm[64];
-	struct dirent *de;
-	pid_t t, low = 0;
-	int n = 0;
-	DIR *dir;
+	pid_t low = 0;
+	int n;
 
-	snprintf(want, sizeof(want), "vhnet-%d\n", (int)owner);
-	dir = opendir("/proc");
-	if (!dir)
-		return -1;
-	while ((de = readdir(dir)) != NULL) {
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
-		if (fg_read_text(path, comm, sizeof(comm)) <= 0 ||
-		    strcmp(comm, want))
-			continue;
-		n++;
-		t = atoi(de->d_name);
-		if (!low || t < low)
-			low = t;
-	}
-	closedir(dir);
+	n = fg_for_workers(owner, fg_lowest_tid, &low);
 	if (tid)
 		*tid = low;
-	return n;
+	return n < 0 ? -1 : n;
 }
 
 int fg_wait_workers(pid_t owner, int want, int ms)

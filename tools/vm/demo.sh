@@ -144,7 +144,7 @@ in_vm() {
 	nested_wait demo "done" 60
 	tids=$(nested_worker "$pid" | xargs)
 	[ -n "$tids" ] &&
-		say "[vhnet] worker kthread (pid state cputime name): $(ps -o pid=,stat=,time=,comm= -p "${tids// /,}" | xargs)"
+		say "[vhnet] worker thread (pid state cputime name): $(ps -o pid=,stat=,time=,comm= -p "${tids// /,}" | xargs)"
 	# (No process substitution: the VM's /dev has no /dev/fd.)
 	stats=$(nested_stats "$pid")
 	[ -n "$stats" ] || failed "no vhnet debugfs counters for QEMU pid $pid"
