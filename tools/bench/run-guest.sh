@@ -18,7 +18,7 @@ res=$out/results
 # shellcheck source=/dev/null
 . "$out/bench.conf" || { echo "bench: no $out/bench.conf"; exit 1; }
 : "${BENCH_BIN:?}" "${BENCH_ROUNDS:=5}" "${BENCH_SECONDS:=2}"
-: "${BENCH_WARMUP:=0.5}" "${BENCH_METRICS:=tx64 rx64 tx1500 rx1500 txgso rxgso ping memcpy}"
+: "${BENCH_WARMUP:=0.5}" "${BENCH_METRICS:=tx64 rx64 tx1500 rx1500 txgso rxgso ping pingbp memcpy}"
 : "${BENCH_IMPLS:=vhnet vhost-net userspace limit}" "${BENCH_PROFILE:=0}"
 : "${BENCH_RUN_TIMEOUT:=120}"
 
@@ -37,8 +37,8 @@ modprobe pktgen 2>>"$err" || say "modprobe pktgen failed: RX runs will fail"
 	echo "memory_kb=$(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo)"
 } >"$res/bench-guest.txt"
 
-# metric -> "test size [flag]"; the ping-pong guest busy-polls (see
-# Documentation/performance.rst)
+# metric -> "test size [flags]"; the ping-pong guest busy-polls (see
+# Documentation/performance.rst), and for pingbp the device too (50 us)
 metric_args() {
 	case $1 in
 	tx64)	echo "tx 64" ;;
@@ -48,6 +48,7 @@ metric_args() {
 	txgso)	echo "tx gso" ;;
 	rxgso)	echo "rx gso" ;;
 	ping)	echo "ping 64 -p" ;;
+	pingbp)	echo "ping 64 -p -P 50" ;;
 	memcpy)	echo "memcpy 65536" ;;
 	*)	return 1 ;;
 	esac
@@ -57,6 +58,8 @@ metric_args() {
 run() {
 	local metric=$1 round=$2 impl=$3 test size opt line
 	read -r test size opt <<<"$(metric_args "$metric")"
+	# Device busy polling: the two vhost devices only.
+	case $metric-$impl in pingbp-userspace|pingbp-limit) return 0 ;; esac
 	echo "== $metric round $round $impl" >>"$err"
 	# shellcheck disable=SC2086  # $opt: an optional flag
 	if line=$(timeout -k 5 "$BENCH_RUN_TIMEOUT" "$BENCH_BIN" -i "$impl" \

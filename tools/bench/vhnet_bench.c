@@ -3,7 +3,7 @@
  * vhnet_bench: one benchmark measurement, printed as a CSV line.
  *
  *   vhnet_bench [-H] -i IMPL -t TEST [-s SIZE] [-w WARMUP] [-d SECONDS]
- *               [-n FRAMES] [-r RING] [-b RXBUF] [-D DEV]
+ *               [-n FRAMES] [-r RING] [-b RXBUF] [-D DEV] [-p] [-P US]
  *
  *   IMPL   vhnet | vhost-net | userspace | limit
  *   TEST   tx | rx | ping | memcpy (memcpy: IMPL limit)
@@ -12,6 +12,8 @@
  *          plain 64 KB frames on RX)
  *   -n     move exactly FRAMES and fail unless all arrived (smoke mode)
  *   -p     PING: the guest spins on its used ring instead of sleeping
+ *   -P     the device busy-polls up to BUSYLOOP_US after work
+ *          (VHOST_SET_VRING_BUSYLOOP_TIMEOUT; vhnet and vhost-net)
  *   -H     print the CSV header first
  *   -D     vhnet's device node (default $VHNET_DEV or /dev/vhnet)
  *
@@ -39,7 +41,8 @@ static void bad_args(void)
 	fprintf(stderr,
 		"usage: vhnet_bench [-H] -i vhnet|vhost-net|userspace|limit\n"
 		"         -t tx|rx|ping|memcpy [-s 64|1514|gso] [-w WARMUP]\n"
-		"         [-d SECONDS] [-n FRAMES] [-r RING] [-b RXBUF] [-D DEV] [-p]\n");
+		"         [-d SECONDS] [-n FRAMES] [-r RING] [-b RXBUF] [-D DEV] [-p]\n"
+		"         [-P BUSYLOOP_US]\n");
 	exit(2);
 }
 
@@ -63,7 +66,7 @@ int main(int argc, char **argv)
 	fg_bench_defaults(&c);
 	if (dev && *dev)
 		c.vhnet_dev = dev;
-	while ((opt = getopt(argc, argv, "Hpi:t:s:w:d:n:r:b:D:")) != -1) {
+	while ((opt = getopt(argc, argv, "Hpi:t:s:w:d:n:r:b:D:P:")) != -1) {
 		switch (opt) {
 		case 'H':
 			for (v = 0; v < (int)ARRAY_SIZE(csv_cols); v++)
@@ -107,6 +110,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			c.busy_poll = true;
+			break;
+		case 'P':
+			c.busyloop_us = num(optarg);
 			break;
 		case 'D':
 			c.vhnet_dev = optarg;

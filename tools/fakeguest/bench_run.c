@@ -286,6 +286,8 @@ static int fg_bench_up(struct fg_bench *b)
 			c->len > FG_FRAME_MAX ? FG_BENCH_RXBUF_BIG :
 			FG_BENCH_RXBUF;
 	gc.tx_layouts = FG_TX_ONE;
+	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT: vhnet and the in-tree device. */
+	gc.busyloop_us = c->impl == FG_BENCH_USER ? 0 : c->busyloop_us;
 	gc.seed = c->id;
 	b->guest_up = true;
 	ret = fg_guest_init(&b->g, &gc,

@@ -46,6 +46,7 @@ struct fg_bench_cfg {
 	int guest_cpu, dev_cpu, src_cpu;	/* -1: not pinned */
 	int stall_ms;		/* longest time without progress */
 	bool busy_poll;		/* PING: spin on the used ring, no calls */
+	unsigned int busyloop_us;	/* device busy polling, 0: off */
 };
 
 struct fg_bench_result {
