@@ -828,6 +828,65 @@ TEST(worker_lifecycle)
 	EXPECT_EQ(0, fg_wait_workers(me, 0, WAIT_MS)) TH_LOG("worker survived close");
 }
 
+/* In <linux/vhost.h> since 6.12.y; 6.1's headers (and the host's) lack it. */
+#ifndef VHOST_SET_FORK_FROM_OWNER
+#define VHOST_FORK_OWNER_KTHREAD	0
+#define VHOST_FORK_OWNER_TASK		1
+#define VHOST_SET_FORK_FROM_OWNER	_IOW(VHOST_VIRTIO, 0x84, __u8)
+#define VHOST_GET_FORK_FROM_OWNER	_IOR(VHOST_VIRTIO, 0x85, __u8)
+#endif
+
+/*
+ * VHOST_SET/GET_FORK_FROM_OWNER, with the in-tree meaning: before
+ * SET_OWNER a device may ask for a kthread worker instead of a vhost_task;
+ * RESET_OWNER restores the default. Kernels without vhost_task lack both
+ * the ioctls and the choice.
+ */
+TEST(fork_from_owner)
+{
+	pid_t me = getpid(), tid = 0;
+	__u8 v = 0xff;
+	int fd;
+
+	fd = vh_open();
+	ASSERT_LE(0, fd) TH_LOG("open %s: %s", vh_path(), strerror(errno));
+	if (!kernel_has_vhost_task()) {
+		EXPECT_EQ(ENOTTY, xioctl(fd, VHOST_GET_FORK_FROM_OWNER, &v));
+		EXPECT_EQ(ENOTTY, xioctl(fd, VHOST_SET_FORK_FROM_OWNER, &v));
+		close(fd);
+		return;
+	}
+	ASSERT_EQ(0, xioctl(fd, VHOST_GET_FORK_FROM_OWNER, &v));
+	EXPECT_EQ(VHOST_FORK_OWNER_TASK, v);
+	v = 2;
+	EXPECT_EQ(EINVAL, xioctl(fd, VHOST_SET_FORK_FROM_OWNER, &v));
+	EXPECT_EQ(EFAULT, xioctl(fd, VHOST_SET_FORK_FROM_OWNER, NULL));
+	EXPECT_EQ(EFAULT, xioctl(fd, VHOST_GET_FORK_FROM_OWNER, NULL));
+	v = VHOST_FORK_OWNER_KTHREAD;
+	ASSERT_EQ(0, xioctl(fd, VHOST_SET_FORK_FROM_OWNER, &v));
+	v = 0xff;
+	ASSERT_EQ(0, xioctl(fd, VHOST_GET_FORK_FROM_OWNER, &v));
+	EXPECT_EQ(VHOST_FORK_OWNER_KTHREAD, v);
+
+	ASSERT_EQ(0, xioctl(fd, VHOST_SET_OWNER, NULL));
+	ASSERT_EQ(1, fg_worker_count(me, &tid));
+	EXPECT_TRUE(is_kthread(tid)) TH_LOG("asked for a kthread, got tid %d", tid);
+	v = VHOST_FORK_OWNER_TASK;
+	EXPECT_EQ(EBUSY, xioctl(fd, VHOST_SET_FORK_FROM_OWNER, &v));
+
+	ASSERT_EQ(0, xioctl(fd, VHOST_RESET_OWNER, NULL));
+	EXPECT_EQ(0, fg_wait_workers(me, 0, WAIT_MS));
+	v = 0xff;
+	ASSERT_EQ(0, xioctl(fd, VHOST_GET_FORK_FROM_OWNER, &v));
+	EXPECT_EQ(VHOST_FORK_OWNER_TASK, v) TH_LOG("RESET_OWNER keeps %u", v);
+	ASSERT_EQ(0, xioctl(fd, VHOST_SET_OWNER, NULL));
+	ASSERT_EQ(1, fg_worker_count(me, &tid));
+	EXPECT_FALSE(is_kthread(tid));
+	EXPECT_EQ(me, thread_tgid(tid));
+	close(fd);
+	EXPECT_EQ(0, fg_wait_workers(me, 0, WAIT_MS));
+}
+
 /* ---------------------------------------------------------------------- */
 /* Owned device                                                             */
 /* ---------------------------------------------------------------------- */

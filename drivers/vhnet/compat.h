@@ -24,72 +24,43 @@ static inline void vhnet_eventfd_signal(struct eventfd_ctx *ctx)
 /*
  * The worker task: fn runs with the task state TASK_INTERRUPTIBLE and
  * returns false to sleep; killed runs in the task if the owner dies first.
+ *
+ * - A vhost_task (6.4+; here 6.12), the default where it exists: a thread
+ *   of the owner, in its cgroups and RLIMIT_NPROC, that dies with it, even
+ *   in a fault that the owner's own userfaultfd will never answer.
+ * - A kthread (6.1, or VHOST_FORK_OWNER_KTHREAD) in the owner's mm and
+ *   cgroups. It lives until the device is released, which first ends a
+ *   fault it is blocked in with a kernel SIGKILL (vhnet_task_interrupt()).
  */
-#ifdef VHNET_HAVE_VHOST_TASK
-#include <linux/sched/vhost_task.h>
-
-/*
- * 6.4+: a vhost_task, a thread of the owner: its mm, cgroups and
- * RLIMIT_NPROC, and it dies with the owner, even in a fault that the
- * owner's own userfaultfd will never answer.
- */
-struct vhnet_task {
-	struct vhost_task *vtsk;
-};
-
-static inline struct vhnet_task *
-vhnet_task_create(bool (*fn)(void *), void (*killed)(void *), void *data,
-		  const char *name)
-{
-	struct vhnet_task *t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
-
-	if (!t)
-		return ERR_PTR(-ENOMEM);
-	t->vtsk = vhost_task_create(fn, killed, data, name);
-	if (IS_ERR(t->vtsk)) {
-		long err = PTR_ERR(t->vtsk);
-
-		kfree(t);
-		return ERR_PTR(err);
-	}
-	vhost_task_start(t->vtsk);
-	return t;
-}
-
-static inline void vhnet_task_wake(struct vhnet_task *t)
-{
-	vhost_task_wake(t->vtsk);
-}
-
-/* Nothing to do: a blocked fault ends when the owner is killed. */
-static inline void vhnet_task_interrupt(struct vhnet_task *t)
-{
-}
-
-static inline void vhnet_task_stop(struct vhnet_task *t)
-{
-	vhost_task_stop(t->vtsk);
-	kfree(t);
-}
-#else
 #include <linux/kthread.h>
 #include <linux/cgroup.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#ifdef VHNET_HAVE_VHOST_TASK
+#include <linux/sched/vhost_task.h>
+#endif
 
-/*
- * 6.1: a kthread in the owner's mm and cgroups. It outlives the owner
- * until the device is released, and vhnet_task_interrupt() ends a fault
- * it is blocked in (a userfaultfd nobody answers) with a kernel SIGKILL.
- */
 struct vhnet_task {
-	struct task_struct *task;
+	struct task_struct *kthread;
+#ifdef VHNET_HAVE_VHOST_TASK
+	struct vhost_task *vtsk;
+#endif
 	bool (*fn)(void *data);
 	void *data;
 	struct mm_struct *mm;
 };
 
-static inline int vhnet_task_fn(void *arg)
+/* Whether this kernel can give a device a vhost_task worker. */
+static inline bool vhnet_have_vhost_task(void)
+{
+#ifdef VHNET_HAVE_VHOST_TASK
+	return true;
+#else
+	return false;
+#endif
+}
+
+static inline int vhnet_kthread_fn(void *arg)
 {
 	struct vhnet_task *t = arg;
 
@@ -112,51 +83,81 @@ static inline int vhnet_task_fn(void *arg)
 	return 0;
 }
 
+static inline int vhnet_kthread_start(struct vhnet_task *t, const char *name)
+{
+	int ret;
+
+	t->mm = current->mm;
+	t->kthread = kthread_create(vhnet_kthread_fn, t, "%s", name);
+	if (IS_ERR(t->kthread))
+		return PTR_ERR(t->kthread);
+	/* The owner's CPU and I/O limits apply to the work done for it. */
+	ret = cgroup_attach_task_all(current, t->kthread);
+	if (ret) {
+		kthread_stop(t->kthread);
+		return ret;
+	}
+	wake_up_process(t->kthread);
+	return 0;
+}
+
 static inline struct vhnet_task *
 vhnet_task_create(bool (*fn)(void *), void (*killed)(void *), void *data,
-		  const char *name)
+		  const char *name, bool vhost_task)
 {
 	struct vhnet_task *t = kzalloc(sizeof(*t), GFP_KERNEL_ACCOUNT);
-	int ret;
+	int ret = 0;
 
 	if (!t)
 		return ERR_PTR(-ENOMEM);
 	t->fn = fn;
 	t->data = data;
-	t->mm = current->mm;
-	t->task = kthread_create(vhnet_task_fn, t, "%s", name);
-	if (IS_ERR(t->task)) {
-		ret = PTR_ERR(t->task);
-		goto err;
+#ifdef VHNET_HAVE_VHOST_TASK
+	if (vhost_task) {
+		t->vtsk = vhost_task_create(fn, killed, data, name);
+		if (IS_ERR(t->vtsk))
+			ret = PTR_ERR(t->vtsk);
+		else
+			vhost_task_start(t->vtsk);
+	} else {
+		ret = vhnet_kthread_start(t, name);
 	}
-	/* The owner's CPU and I/O limits apply to the work done for it. */
-	ret = cgroup_attach_task_all(current, t->task);
+#else
+	ret = vhnet_kthread_start(t, name);
+#endif
 	if (ret) {
-		kthread_stop(t->task);
-		goto err;
+		kfree(t);
+		return ERR_PTR(ret);
 	}
-	wake_up_process(t->task);
 	return t;
-err:
-	kfree(t);
-	return ERR_PTR(ret);
 }
 
 static inline void vhnet_task_wake(struct vhnet_task *t)
 {
-	wake_up_process(t->task);
+	if (t->kthread)
+		wake_up_process(t->kthread);
+#ifdef VHNET_HAVE_VHOST_TASK
+	else
+		vhost_task_wake(t->vtsk);
+#endif
 }
 
+/* End a fault the kthread waits in; a vhost_task's ends if the owner dies. */
 static inline void vhnet_task_interrupt(struct vhnet_task *t)
 {
-	send_sig(SIGKILL, t->task, 1);
+	if (t->kthread)
+		send_sig(SIGKILL, t->kthread, 1);
 }
 
 static inline void vhnet_task_stop(struct vhnet_task *t)
 {
-	kthread_stop(t->task);
+	if (t->kthread)
+		kthread_stop(t->kthread);
+#ifdef VHNET_HAVE_VHOST_TASK
+	else
+		vhost_task_stop(t->vtsk);
+#endif
 	kfree(t);
 }
-#endif
 
 #endif /* _VHNET_COMPAT_H */

@@ -22,6 +22,16 @@ static unsigned short max_mem_regions = 64;
 module_param(max_mem_regions, ushort, 0644);
 MODULE_PARM_DESC(max_mem_regions, "Maximum memory table regions (default 64)");
 
+#ifdef VHOST_SET_FORK_FROM_OWNER
+/* As the in-tree vhost's: which worker a device gets unless it chooses. */
+static bool fork_from_owner_default = VHOST_FORK_OWNER_TASK;
+module_param(fork_from_owner_default, bool, 0444);
+MODULE_PARM_DESC(fork_from_owner_default,
+		 "Workers are vhost_tasks of the owner unless a device asks (VHOST_SET_FORK_FROM_OWNER); N: kthreads (default Y)");
+#else
+static const bool fork_from_owner_default = true;
+#endif
+
 static struct vhnet_vq *vhnet_vq_get(struct vhnet_dev *dev, u32 index)
 {
 	if (index >= VHNET_NVQS)
@@ -131,6 +141,7 @@ static void vhnet_dev_cleanup(struct vhnet_dev *dev)
 		mmput(dev->mm);
 	dev->mm = NULL;
 	dev->owner_pid = 0;
+	dev->fork_owner = fork_from_owner_default && vhnet_have_vhost_task();
 }
 
 static void vhnet_free_scratch(struct vhnet_dev *dev)
@@ -153,6 +164,7 @@ static int vhnet_open(struct inode *inode, struct file *f)
 	if (!dev)
 		return -ENOMEM;
 	mutex_init(&dev->mutex);
+	dev->fork_owner = fork_from_owner_default && vhnet_have_vhost_task();
 	for (i = 0; i < VHNET_NVQS; i++) {
 		struct vhnet_vq *vq = &dev->vqs[i];
 
@@ -221,6 +233,26 @@ static long vhnet_reset_owner(struct vhnet_dev *dev, unsigned int cmd,
 	vhnet_dev_cleanup(dev);
 	return 0;
 }
+
+#ifdef VHOST_SET_FORK_FROM_OWNER
+/* Which worker SET_OWNER starts: a vhost_task (1) or a kthread (0). */
+static long vhnet_fork_owner(struct vhnet_dev *dev, unsigned int cmd,
+			     void __user *argp)
+{
+	u8 val = dev->fork_owner;
+
+	if (cmd == VHOST_GET_FORK_FROM_OWNER)
+		return put_user(val, (u8 __user *)argp);
+	if (dev->mm)
+		return -EBUSY;
+	if (get_user(val, (u8 __user *)argp))
+		return -EFAULT;
+	if (val != VHOST_FORK_OWNER_TASK && val != VHOST_FORK_OWNER_KTHREAD)
+		return -EINVAL;
+	dev->fork_owner = val == VHOST_FORK_OWNER_TASK;
+	return 0;
+}
+#endif
 
 static long vhnet_get_features(struct vhnet_dev *dev, unsigned int cmd,
 			       void __user *argp)
@@ -563,6 +595,10 @@ static const struct vhnet_ioctl vhnet_ioctls[] = {
 	{ VHOST_SET_BACKEND_FEATURES,	true,  vhnet_set_features },
 	{ VHOST_SET_OWNER,		true,  vhnet_set_owner },
 	{ VHOST_RESET_OWNER,		false, vhnet_reset_owner },
+#ifdef VHOST_SET_FORK_FROM_OWNER
+	{ VHOST_SET_FORK_FROM_OWNER,	true,  vhnet_fork_owner },
+	{ VHOST_GET_FORK_FROM_OWNER,	true,  vhnet_fork_owner },
+#endif
 	{ VHOST_SET_MEM_TABLE,		false, vhnet_set_mem_table },
 	{ VHOST_SET_LOG_BASE,		false, vhnet_set_log_base },
 	{ VHOST_SET_LOG_FD,		false, vhnet_set_log_fd },

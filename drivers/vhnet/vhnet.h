@@ -167,6 +167,7 @@ struct vhnet_dev {
 	bool worker_stop;	/* teardown: run no more handlers */
 	bool worker_dead;	/* killed with the owner (vhost_task) */
 	bool worker_polled;	/* the worker's own: polled since work */
+	bool fork_owner;	/* the worker is a vhost_task (compat.h) */
 	struct vhnet_mem *mem;
 	/* Dirty log; the worker reads these under a vq mutex, like mem. */
 	void __user *log_base;

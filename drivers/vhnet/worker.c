@@ -118,7 +118,7 @@ int vhnet_worker_start(struct vhnet_dev *dev)
 	dev->worker_polled = false;
 	snprintf(name, sizeof(name), "vhnet-%d", dev->owner_pid);
 	task = vhnet_task_create(vhnet_worker_pass, vhnet_worker_killed, dev,
-				 name);
+				 name, dev->fork_owner);
 	if (IS_ERR(task))
 		return PTR_ERR(task);
 	dev->worker = task;
