@@ -13,7 +13,11 @@
 #           SET_VRING_BASE); ping; ethtool -G to 128-entry rings and back
 #           (VIRTIO_F_RING_RESET: QEMU detaches one queue's backend, reads
 #           its base, sets it up anew and reattaches), pings meanwhile;
-#           ping; the guest sends the 16 MiB back. Under
+#           ping; the guest sends the 16 MiB back; multiqueue: the guest
+#           has 2 vCPUs and 2 queue pairs (queues=2, vhostfds=3:4: one
+#           vhnet device each, mq=on) and takes four 16 MiB streams at
+#           once, two on each vCPU: md5 matches, and each vhnet device
+#           moved frames both ways during them. Under
 #           nested KVM if it works here (nested_accel_init: kvm_amd in the
 #           test VM and a probe guest), else TCG
 #   legacy  disable-modern=on,mrg_rxbuf=off,event_idx=off, and poll-us=50
@@ -57,7 +61,8 @@ NESTED_LOGS=$NESTED_OUT/results/vhnet_qemu_test
 NESTED_TMP=$(mktemp -d)
 parallel=${VHNET_QEMU_PARALLEL:-0}
 
-modern_steps=ping,rx,reload,ping,resize,ping,tx
+modern_steps=ping,rx,reload,ping,resize,ping,tx,mq
+NESTED_QUEUES[modern]=2
 legacy_steps=ping,rx
 legacy_dev=,disable-modern=on,mrg_rxbuf=off,event_idx=off
 # QEMU's poll-us=N: VHOST_SET_VRING_BUSYLOOP_TIMEOUT on every queue.
@@ -234,34 +239,42 @@ check_busyloop() {	# NAME STATS
 	return $ok
 }
 
-# QEMU's command line has the vhost options and its fd 3 is /dev/vhnet.
-check_vhostfd() {	# PID
-	local args
-	args=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null)
+# QEMU's command line has the vhost options and its fd 3 is /dev/vhnet
+# (and fd 4 with two queue pairs).
+check_vhostfd() {	# NAME PID
+	local args fds=3 fd
+	[ "${NESTED_QUEUES[$1]:-1}" = 2 ] && fds=3:4
+	args=$(tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null)
 	diag "qemu: $(grep -o -- '-netdev [^ ]*' <<<"$args") $(grep -o -- '-device [^ ]*' <<<"$args")"
-	[ "$(readlink "/proc/$1/fd/3")" = /dev/vhnet ] &&
-		grep -q -- '-netdev tap,.*vhost=on,vhostforce=on,vhostfd=3' <<<"$args" &&
+	for fd in ${fds/:/ }; do
+		[ "$(readlink "/proc/$2/fd/$fd")" = /dev/vhnet ] || return 1
+	done
+	grep -q -- "-netdev tap,.*vhost=on,vhostforce=on,vhostfds\?=$fds" <<<"$args" &&
 		grep -q -- '-device virtio-net-pci' <<<"$args" &&
-		nested_holds_vhnet "$1"
+		nested_holds_vhnet "$2"
 }
 
-# The tap QEMU uses was made with vnet_hdr (IFF_VNET_HDR, 0x4000).
+# The tap QEMU uses was made with vnet_hdr (IFF_VNET_HDR, 0x4000), and
+# with two queue pairs multi_queue (IFF_MULTI_QUEUE, 0x0100).
 check_tap() {	# NAME
-	local tap=tap${NESTED_IDX[$1]} flags
+	local tap=tap${NESTED_IDX[$1]} flags mq=0
+	[ "${NESTED_QUEUES[$1]:-1}" = 2 ] && mq=$((0x0100))
 	flags=$(cat "/sys/class/net/$tap/tun_flags" 2>/dev/null)
 	diag "$1: $tap tun_flags ${flags:-none}, $(ip -br addr show dev "$tap" 2>/dev/null | xargs)"
-	[ -n "$flags" ] && [ $((flags & 0x4000)) != 0 ] && [ $((flags & 0x0002)) != 0 ]
+	[ -n "$flags" ] && [ $((flags & 0x4000)) != 0 ] && [ $((flags & 0x0002)) != 0 ] &&
+		[ $((flags & mq)) = $mq ]
 }
 
 check_guest() {	# NAME STEPS
 	local name=$1 steps=$2 pid s line t0 nping=0 rc tids sum bytes i prev=
+	local before after moved
 	local stats rx_min=1 tx_min=1
 	pid=${NESTED_PID[$name]}
 	stuck=0
 	t0=$SECONDS
 	diag "$name: QEMU pid $pid, steps $steps"
 	check_tap "$name"
-	result $? "$name: tap${NESTED_IDX[$name]} is a tap device with vnet_hdr"
+	result $? "$name: tap${NESTED_IDX[$name]} is a tap device with vnet_hdr${NESTED_QUEUES[$name]:+ and multi_queue}"
 
 	wait_for "$name" up $boot_secs
 	# Early-boot deaths (TCG in TCG, before vhost starts; see
@@ -274,8 +287,12 @@ check_guest() {	# NAME STEPS
 	nested_path_mark "$name"
 	diag "$name: guest up ($(nested_result "$name" up)) under ${NESTED_ACCEL_OF[$name]:-?} after $((SECONDS - t0)) s"
 	diag "$name: test VM memory: $(free -m | awk '/^Mem:/ { print $3 " MB used, " $7 " MB available" }')"
-	check_vhostfd "$pid"
-	result $? "$name: QEMU runs with vhost=on,vhostforce=on,vhostfd=3, fd 3 is /dev/vhnet"
+	check_vhostfd "$name" "$pid"
+	if [ "${NESTED_QUEUES[$name]:-1}" = 2 ]; then
+		result $? "$name: QEMU runs with vhost=on,vhostforce=on,queues=2,vhostfds=3:4, fds 3 and 4 are /dev/vhnet"
+	else
+		result $? "$name: QEMU runs with vhost=on,vhostforce=on,vhostfd=3, fd 3 is /dev/vhnet"
+	fi
 	tids=$(nested_worker "$pid" | xargs)
 	[ -n "$tids" ] && diag "$name: vhnet-$pid is thread $tids"
 	[ -n "$tids" ]
@@ -321,6 +338,28 @@ check_guest() {	# NAME STEPS
 				diag "$name: guest->host $(rate "${bytes:-0}" "$(nested_value "$line" csecs)")"
 			[ "$bytes" = "$data_bytes" ] && [ "$sum" = "$data_md5" ]
 			result $? "$name: $NESTED_DATA_MB MiB guest->host, md5 matches on the host"
+			;;
+		mq)
+			wait_for "$name" mqready $step_secs
+			diag "$name: mq ready at $((SECONDS - t0)) s: $(nested_result "$name" mqready)"
+			before=$(nested_dev_packets "$pid")
+			nested_go "$name" 7
+			wait_for "$name" mq $step_secs
+			line=$(nested_result "$name" mq)
+			after=$(nested_dev_packets "$pid")
+			diag "$name: mq at $((SECONDS - t0)) s: ${line:-none}"
+			diag "$name: per vhnet device, RX and TX packets before: $(paste -sd, <<<"$before"), after: $(paste -sd, <<<"$after")"
+			# Each device (queue pair) moved frames both ways meanwhile.
+			moved=$(printf '%s\n--\n%s\n' "$before" "$after" | awk '
+				$0 == "--" { a = 1; next }
+				!a { b[++nb] = $0; next }
+				{ split(b[++na], x); if ($1 > x[1] && $2 > x[2]) m++ }
+				END { print m + 0 }')
+			[ "$(nested_value "$line" ok)" = 1 ] &&
+				[ "$(nested_value "$line" combined)" = 2 ] &&
+				[ "$(nested_value "$line" md5)" = "$data_md5,$data_md5,$data_md5,$data_md5" ] &&
+				[ "$(wc -l <<<"$before")" = 2 ] && [ "$moved" = 2 ]
+			result $? "$name: 2 queue pairs, four $NESTED_DATA_MB MiB streams from both vCPUs, md5 matches, both vhnet devices moved frames each way"
 			;;
 		reload|resize)
 			wait_for "$name" "$s" $step_secs

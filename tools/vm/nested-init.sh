@@ -16,6 +16,9 @@
 #   reload  unload and reload virtio_net, bring eth0 up again
 #   resize  ethtool -G: both rings to 128 entries and back (the driver
 #           resets each queue: VIRTIO_F_RING_RESET), pings meanwhile
+#   mq      2 queue pairs (ethtool -L combined 2), say "mqready", wait for
+#           the host's go (a connection on nport+7), then four streams
+#           from nhost:nport+3 to +6 at once, two pinned to each vCPU
 #
 # Every result goes to the console as one line "nested: WHAT key=value...";
 # after the steps "nested: done", then the guest waits for a connection on
@@ -142,6 +145,30 @@ step_resize() {
 	say "resize ok=$ok rings=$before small=$small pings=${received:-0}/20"
 }
 
+# Queue pairs in use.
+channels() {
+	ethtool -l eth0 2>/dev/null |
+		awk '/^Current/ { c = 1 } c && $1 == "Combined:" { print $2 }'
+}
+
+step_mq() {
+	local ok=1 k pids= sums= sum
+	[ "$(channels)" = 2 ] || ethtool -L eth0 combined 2 || ok=0
+	say "mqready combined=$(channels) cpus=$(nproc)"
+	nc -l -p $((port + 7)) </dev/null >/dev/null
+	for k in 0 1 2 3; do
+		taskset -c $((k % 2)) sh -c "nc $host $((port + 3 + k)) </dev/null | md5sum >/tmp/mq$k" &
+		pids="$pids $!"
+	done
+	# shellcheck disable=SC2086  # one pid a word
+	wait $pids	# (not the sign-of-life loop)
+	for k in 0 1 2 3; do
+		read -r sum _ </tmp/mq$k
+		sums="$sums,$sum"
+	done
+	say "mq ok=$ok combined=$(channels) md5=${sums#,}"
+}
+
 say "boot $(uname -r)"
 # A sign of life: the host takes a guest silent for minutes for dead.
 while sleep 30; do say alive; done &
@@ -156,7 +183,7 @@ fi
 
 for s in $(echo "$steps" | tr , ' '); do
 	case $s in
-	ping|rx|tx|reload|resize) "step_$s" ;;
+	ping|rx|tx|reload|resize|mq) "step_$s" ;;
 	rxslow) step_rx slow ;;
 	*) say "unknown step $s" ;;
 	esac

@@ -26,6 +26,9 @@
 #                               NESTED_MONITOR[NAME]=1 an HMP monitor;
 #                               NESTED_KVM_CPUOPTS[NAME] appended to -cpu
 #                               under KVM (e.g. ,kvmclock=off);
+#                               NESTED_QUEUES[NAME]=2 multiqueue: a
+#                               multi_queue tap, queues=2 with two device
+#                               fds (vhostfds=3:4), mq=on and 2 vCPUs;
 #                               NESTED_BRIDGE a bridge that has the host
 #                               address and takes the taps
 #   nested_hmp NAME COMMAND     send COMMAND to NAME's monitor; the replies
@@ -44,6 +47,8 @@
 #   nested_worker PID           thread ids named vhnet-PID
 #   nested_holds_vhnet PID      whether PID has /dev/vhnet open
 #   nested_stats PID            vhnet's debugfs counters of owner PID
+#   nested_dev_packets PID      "RX TX" packets, a line per vhnet device of PID
+#   nested_go NAME OFFSET       connect to the guest's port nport+OFFSET
 #   nested_stop NAME [GRACE]    let the guest power off; QEMU's exit status
 #   nested_cleanup              stop everything nested_start started
 #
@@ -75,7 +80,7 @@ NESTED_PROBE_SECS=${VHNET_NESTED_PROBE_SECS:-300}
 declare -gA NESTED_PID=() NESTED_HELPERS=() NESTED_IDX=() NESTED_SINK=()
 declare -gA NESTED_ARGS=() NESTED_RESTARTS=() NESTED_WHY=() NESTED_ACCEL_OF=()
 declare -gA NESTED_NETOPTS=() NESTED_TAP=() NESTED_INCOMING=() NESTED_MONITOR=()
-declare -gA NESTED_KVM_CPUOPTS=()
+declare -gA NESTED_KVM_CPUOPTS=() NESTED_QUEUES=()
 NESTED_BRIDGE=
 # After its first line, a guest silent this long is dead (nested-init.sh
 # prints a sign of life every 30 s; its boot itself is quiet).
@@ -185,10 +190,11 @@ nested_unload_vhost_net() {
 	[ ! -e /dev/vhost-net ]
 }
 
-nested_tap() {
+nested_tap() {	# TAP ADDR [multi_queue]
 	local tap=$1 addr=$2
 	ip link show "$tap" >/dev/null 2>&1 || {
-		ip tuntap add "$tap" mode tap vnet_hdr || return 1
+		# shellcheck disable=SC2086  # ${3:-}: a flag or nothing
+		ip tuntap add "$tap" mode tap vnet_hdr ${3:-} || return 1
 		NESTED_TAPS+=("$tap")
 	}
 	if [ -n "$NESTED_BRIDGE" ]; then
@@ -202,7 +208,8 @@ nested_tap() {
 
 nested_start() {
 	local name=$1 idx=$2 steps=$3 devopts=${4:-} tap net port img
-	local kver vhost dev kernel cpu extra=() mon hsteps=$steps
+	local kver vhost dev kernel cpu extra=() mon hsteps=$steps k
+	local queues=${NESTED_QUEUES[$1]:-1} dev2=/dev/null
 	: "${NESTED_OUT:?}" "${NESTED_LOGS:?}" "${NESTED_TMP:?}"
 	# The test VM's kernel unless build-module.sh chose another one.
 	kver=$(cat "$NESTED_OUT/nested/kver" 2>/dev/null) || kver=$(uname -r)
@@ -219,7 +226,7 @@ nested_start() {
 	rm -f "$NESTED_LOGS/$name.console" "$NESTED_TMP/$name.rx" \
 		"$NESTED_LOGS/$name.monitor"
 	tap=${NESTED_TAP[$name]:-$tap}
-	nested_tap "$tap" "$net.1/24" || return 1
+	nested_tap "$tap" "$net.1/24" "$([ "$queues" = 2 ] && echo multi_queue)" || return 1
 	if [ -n "${NESTED_MONITOR[$name]:-}" ]; then
 		mon=$NESTED_TMP/$name.mon
 		rm -f "$mon.in" "$mon.out"
@@ -241,6 +248,16 @@ nested_start() {
 		NESTED_HELPERS[$name]+=" $!"
 		;;
 	esac
+	# mq: four streams, one listener each (ports nport+3 to nport+6).
+	case ,$hsteps, in
+	*,mq,*)
+		for k in 3 4 5 6; do
+			busybox nc -l -p $((port + k)) -e cat "$NESTED_OUT/nested/data.bin" \
+				</dev/null >/dev/null 2>&1 &
+			NESTED_HELPERS[$name]+=" $!"
+		done
+		;;
+	esac
 	case ,$hsteps, in
 	*,tx,*)
 		busybox nc -l -p $((port + 1)) </dev/null \
@@ -256,15 +273,19 @@ nested_start() {
 	user)      vhost=vhost=off dev=/dev/null ;;
 	*)         vm_die "NESTED_BACKEND: vhnet, vhost-net or user" ;;
 	esac
+	if [ "$queues" = 2 ]; then
+		[ "$NESTED_BACKEND" = user ] || vhost=${vhost/vhostfd=3/vhostfds=3:4} dev2=$dev
+		vhost+=,queues=2 devopts+=,mq=on,vectors=6
+	fi
 	qemu-system-x86_64 -accel "$NESTED_ACCEL" -cpu "$cpu" \
-		-smp 1 -m "$NESTED_MEM" \
+		-smp "$queues" -m "$NESTED_MEM" \
 		-nodefaults -no-user-config -nographic -monitor none -no-reboot \
 		-serial "file:$NESTED_LOGS/$name.console" \
 		-kernel "$kernel" -initrd "$img" \
 		-append "$NESTED_CMDLINE nsteps=$steps nip=$net.2/24 nhost=$net.1 nport=$port" \
 		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,$vhost${NESTED_NETOPTS[$name]:+,${NESTED_NETOPTS[$name]}}" \
 		-device "virtio-net-pci,netdev=n0,romfile=$devopts" "${extra[@]}" \
-		3<>"$dev" </dev/null >"$NESTED_LOGS/$name.qemu.log" 2>&1 &
+		3<>"$dev" 4<>"$dev2" </dev/null >"$NESTED_LOGS/$name.qemu.log" 2>&1 &
 	NESTED_PID[$name]=$!
 }
 
@@ -414,14 +435,26 @@ nested_stats() {
 	cat /sys/kernel/debug/vhnet/"$1"-*/stats 2>/dev/null
 }
 
+nested_dev_packets() {	# PID
+	local f
+	nested_debugfs || return 1
+	for f in /sys/kernel/debug/vhnet/"$1"-*/stats; do
+		[ -r "$f" ] && awk '{ p[$1] = $3 } END { print p["rx"] + 0, p["tx"] + 0 }' "$f"
+	done
+}
+
+nested_go() {	# NAME OFFSET
+	local idx=${NESTED_IDX[$1]}
+	timeout 20 busybox nc "10.0.$((idx + 2)).2" $((NESTED_PORT0 + 10 * idx + $2)) \
+		</dev/null >/dev/null 2>&1
+}
+
 # The guest waits for a connection on nport+2 before it powers off; after
 # GRACE seconds (default 60; 0: at once) QEMU is killed.
 nested_stop() {
-	local name=$1 grace=${2:-60} idx pid t0 rc
-	idx=${NESTED_IDX[$name]} pid=${NESTED_PID[$name]}
-	[ "$grace" -gt 0 ] && nested_running "$name" &&
-		timeout 20 busybox nc "10.0.$((idx + 2)).2" \
-			$((NESTED_PORT0 + 10 * idx + 2)) </dev/null >/dev/null 2>&1
+	local name=$1 grace=${2:-60} pid t0 rc
+	pid=${NESTED_PID[$name]}
+	[ "$grace" -gt 0 ] && nested_running "$name" && nested_go "$name" 2
 	t0=$SECONDS
 	while nested_running "$name" && [ $((SECONDS - t0)) -lt "$grace" ]; do
 		sleep 1
