@@ -11,7 +11,8 @@
 #   BENCH_SECONDS        measured seconds per run (default 2)
 #   BENCH_WARMUP         seconds before measuring (default 0.5)
 #   BENCH_METRICS        subset of: tx64 rx64 tx1500 rx1500 txgso rxgso
-#                        ping memcpy
+#                        ping pingbp (ping-pong with the device busy-polling
+#                        50 us; vhnet and vhost-net only) memcpy
 #   BENCH_IMPLS          subset of: vhnet vhost-net userspace limit
 #   BENCH_PROFILE        1 (default): perf profiles after the measurements
 #   BENCH_CMD            debugging: run this in the guest instead (its
