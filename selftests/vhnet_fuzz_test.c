@@ -500,6 +500,9 @@ static void one_ioctl(struct fuzz *f, unsigned int i)
 
 		for (j = 0; j < OP_RANDOM; j++)
 			vhost_cmd |= ops[j].cmd == cmd;
+		/* VHOST_SET/GET_FORK_FROM_OWNER: implemented on 6.12 only. */
+		vhost_cmd |= cmd == _IOW(VHOST_VIRTIO, 0x84, __u8) ||
+			     cmd == _IOR(VHOST_VIRTIO, 0x85, __u8);
 		if (!vhost_cmd && e != ENOTTY)
 			finding(f, "unknown ioctl %#lx: %s, not ENOTTY", cmd,
 				e ? strerror(e) : "success");
