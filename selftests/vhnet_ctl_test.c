@@ -31,12 +31,13 @@
 #include <netinet/in.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/utsname.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -885,6 +886,52 @@ TEST(fork_from_owner)
 	EXPECT_EQ(me, thread_tgid(tid));
 	close(fd);
 	EXPECT_EQ(0, fg_wait_workers(me, 0, WAIT_MS));
+}
+
+/*
+ * A vhost_task worker counts in the owner's RLIMIT_NPROC: an unprivileged
+ * owner at its limit gets EAGAIN from SET_OWNER, and succeeds one task
+ * higher. A kthread (6.1) is not counted: the first SET_OWNER works.
+ */
+TEST(worker_counts_in_nproc)
+{
+	int fds[2], res[2] = { -1, -1 }, status;
+	pid_t child;
+
+	ASSERT_EQ(0, pipe(fds));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		struct rlimit rl = { .rlim_cur = 1, .rlim_max = 2 };
+		int fd = vh_open();
+
+		/* nobody: no capability, and no other task of that user. */
+		if (fd < 0 || setresgid(65534, 65534, 65534) ||
+		    setresuid(65534, 65534, 65534) ||
+		    setrlimit(RLIMIT_NPROC, &rl))
+			_exit(10);
+		res[0] = xioctl(fd, VHOST_SET_OWNER, NULL);
+		rl.rlim_cur = 2;
+		if (setrlimit(RLIMIT_NPROC, &rl))
+			_exit(11);
+		res[1] = xioctl(fd, VHOST_SET_OWNER, NULL);
+		if (write(fds[1], res, sizeof(res)) != sizeof(res))
+			_exit(12);
+		_exit(0);
+	}
+	close(fds[1]);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("child status %#x", status);
+	ASSERT_EQ(sizeof(res), read(fds[0], res, sizeof(res)));
+	close(fds[0]);
+	if (kernel_has_vhost_task()) {
+		EXPECT_EQ(EAGAIN, res[0]) TH_LOG("at RLIMIT_NPROC: %s", strerror(res[0]));
+		EXPECT_EQ(0, res[1]) TH_LOG("one higher: %s", strerror(res[1]));
+	} else {
+		EXPECT_EQ(0, res[0]);
+		EXPECT_EQ(EBUSY, res[1]);
+	}
 }
 
 /* ---------------------------------------------------------------------- */
