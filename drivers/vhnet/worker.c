@@ -36,18 +36,22 @@ static void vhnet_flush_fn(struct vhnet_work *work)
 }
 
 /*
- * Take what is queued without running it, so that it can be queued again
- * (by a new worker); a waiting flush is told that nothing more will run.
+ * Take @work off without running it, so that it can be queued again (by a
+ * new worker); a waiting flush is told that nothing more will run.
  */
+static void vhnet_work_drop(struct vhnet_work *work)
+{
+	clear_bit(VHNET_WORK_QUEUED, &work->flags);
+	if (work->fn == vhnet_flush_fn)
+		work->fn(work);
+}
+
 static void vhnet_worker_drain(struct vhnet_dev *dev)
 {
 	struct vhnet_work *work, *next;
 
-	llist_for_each_entry_safe(work, next, llist_del_all(&dev->work_list), node) {
-		clear_bit(VHNET_WORK_QUEUED, &work->flags);
-		if (work->fn == vhnet_flush_fn)
-			work->fn(work);
-	}
+	llist_for_each_entry_safe(work, next, llist_del_all(&dev->work_list), node)
+		vhnet_work_drop(work);
 }
 
 /*
@@ -83,9 +87,7 @@ static bool vhnet_worker_pass(void *data)
 		 * keep a stopping worker here.  Work not run stays queueable.
 		 */
 		if (vhnet_worker_stopping(dev)) {
-			clear_bit(VHNET_WORK_QUEUED, &work->flags);
-			if (work->fn == vhnet_flush_fn)
-				work->fn(work);
+			vhnet_work_drop(work);
 			continue;
 		}
 		/* Clear before running, so a wakeup meanwhile requeues. */
