@@ -121,8 +121,9 @@ in_vm() {
 signature() {
 	local run=$1 line oops stale
 	line=$(grep -a '^ab: result=' "$run/results/ab.out" 2>/dev/null | tail -1)
+	# A pass counts only if the test VM's kernel stayed clean to the end.
 	case $line in
-	*result=pass*) echo pass; return ;;
+	*result=pass*) vm_log_problems "$run/console.log" >/dev/null && { echo pass; return; } ;;
 	esac
 	# A trap on an int3 no longer in memory: the emulator's (lib.sh).
 	if stale=$(vm_stale_int3 "$run/console.log" 2>/dev/null); then
@@ -132,7 +133,9 @@ signature() {
 			"(Comm: $(grep -a -m1 -o 'Comm: [^ ]*' "$run/console.log" | cut -d' ' -f2);" \
 			"$(vm_first_oops "$run/console.log"))"
 	elif ! vm_log_problems "$run/console.log" >/dev/null; then
-		echo "test VM kernel problem: $(grep -aE -m1 "$VM_BAD_RE" "$run/console.log" | tr -d '\r' | cut -c1-120)"
+		oops=$(vm_first_oops "$run/console.log")
+		[ -n "$oops" ] || oops=$(grep -aE -m1 "$VM_BAD_RE" "$run/console.log" | tr -d '\r' | cut -c1-120)
+		echo "test VM kernel problem${line:+ after the guest steps passed}: $oops"
 	elif [ -n "$line" ]; then
 		oops=$(vm_first_oops "$run/results/nested/ab.console" 2>/dev/null)
 		echo "guest: ${line#ab: }${oops:+; guest: $oops}" |

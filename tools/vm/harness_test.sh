@@ -14,6 +14,8 @@
 #   exit       exits at once with status 1
 #   silent     hangs without a word
 #   chatty     writes a console line every half second, forever
+#   lockup     a kernel's soft lockup reports, forever (stuck for 26 s, 52 s,
+#              ... one every half second: the first of 200 s or more is 208 s)
 # Every bound below is far above what a working harness needs and far
 # below the default VM timeout (2100 s). Needs an installed kernel (make
 # deps) for vm_boot's initramfs; runs no real VM. make check runs it.
@@ -74,6 +76,11 @@ silent)
 	exec sleep 300 ;;
 chatty)
 	while :; do echo "vm: tick" >>"$con"; sleep 0.5; done ;;
+lockup)
+	for ((t = 26; ; t += 26)); do
+		echo "[ $t.0] watchdog: BUG: soft lockup - CPU#1 stuck for ${t}s! [qemu-system-x86:161]" >>"$con"
+		sleep 0.5
+	done ;;
 esac
 EOF
 chmod 755 "$tmp/bin/qemu-system-x86_64"
@@ -116,7 +123,7 @@ choose() {
 }
 
 echo "TAP version 13"
-echo "1..35"
+echo "1..36"
 
 # --- the accelerator choice ---------------------------------------------
 choose VHNET_KVM_DEV="$tmp/no-such-kvm"
@@ -209,6 +216,10 @@ ok $? "vm_boot: a guest silent for VHNET_VM_SILENCE s is killed and reported (${
 boot VHNET_ACCEL=tcg STANDIN_TCG=chatty VHNET_VM_SILENCE=4 VHNET_VM_TIMEOUT=8
 [ $rc = 124 ] && [[ $why == "still running after 8 s"* ]]
 ok $? "vm_boot: a guest that keeps printing is not taken for dead; the VM timeout still holds"
+
+boot VHNET_ACCEL=tcg STANDIN_TCG=lockup VHNET_VM_SILENCE=4
+[ $rc = 125 ] && [[ $why == "soft lockup - CPU#1 stuck for 208s"* ]] && [ $secs -le 30 ]
+ok $? "vm_boot: a guest whose CPU stays in a soft lockup for 200 s is killed and reported (${secs}s)"
 
 boot STANDIN_KVM=kvm-error STANDIN_TCG=marker
 [ $rc = 0 ] && [ -z "$why" ] && grep -qx tcg <(tail -1 "$STANDIN_CALLS")
@@ -341,5 +352,5 @@ cp "$tmp/int3-cc.console" "$tmp/flaw/console.log"
 ! vm_flaw_retry_ok "$tmp/flaw" >/dev/null
 ok $? "vm_flaw_retry_ok: only for vm_stale_int3"
 
-[ "$n" = 35 ] || diag "ran $n of 35 planned cases"
+[ "$n" = 36 ] || diag "ran $n of 36 planned cases"
 [ $failed = 0 ]

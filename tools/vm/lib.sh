@@ -238,10 +238,11 @@ vm_qemu_dead() {
 # Runs "qemu-system-x86_64 ARGS..." (stdout and stderr: LOG) until it
 # exits, and returns its status. It never waits for a dead one: a QEMU
 # that vm_qemu_dead calls dead (with SILENCE) is killed at once, status
-# 125, one still running after LIMIT seconds too, status 124. VM_QEMU_WHY
+# 125, and so is one with a CPU in a soft lockup for 200 s or more (checked
+# every 10 s); one still running after LIMIT seconds too, status 124. VM_QEMU_WHY
 # says what happened, empty for a clean exit.
 vm_qemu_watched() {
-	local limit=$1 silence=$2 log=$3 con=$4 pid t0 now rc
+	local limit=$1 silence=$2 log=$3 con=$4 pid t0 now rc n=0 stuck
 	shift 4
 	VM_QEMU_WHY=
 	printf -v t0 '%(%s)T' -1
@@ -262,6 +263,11 @@ vm_qemu_watched() {
 		elif [ $((now - t0)) -ge "$limit" ]; then
 			VM_QEMU_WHY="still running after $limit s (QEMU killed)"
 			rc=124
+		elif [ $((++n % 20)) = 0 ] && [ -s "$con" ] &&
+			stuck=$(grep -aEom1 'soft lockup - CPU#[0-9]+ stuck for ([2-9][0-9]{2}|[0-9]{4,})s' "$con"); then
+			# Its watchdog keeps printing: the console is not silent.
+			VM_QEMU_WHY="$stuck (after $((now - t0)) s; QEMU killed)"
+			rc=125
 		else
 			continue
 		fi
