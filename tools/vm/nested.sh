@@ -82,6 +82,7 @@ declare -gA NESTED_ARGS=() NESTED_RESTARTS=() NESTED_WHY=() NESTED_ACCEL_OF=()
 declare -gA NESTED_NETOPTS=() NESTED_TAP=() NESTED_INCOMING=() NESTED_MONITOR=()
 declare -gA NESTED_KVM_CPUOPTS=() NESTED_QUEUES=()
 NESTED_BRIDGE=
+NESTED_KVM_HOLDER=
 # After its first line, a guest silent this long is dead (nested-init.sh
 # prints a sign of life every 30 s; its boot itself is quiet).
 NESTED_SILENCE=${VHNET_NESTED_SILENCE:-300}
@@ -162,6 +163,16 @@ nested_accel_init() {
 	if [ ! -c /dev/kvm ]; then
 		NESTED_ACCEL_WHY="no /dev/kvm in the test VM (no SVM or VMX in its CPU?)"
 		return 0
+	fi
+	# One KVM VM without vCPUs held until nested_cleanup: KVM then enables
+	# SVM on every CPU and flips its preempt-notifier static key once, not
+	# at each guest's start and exit, where the outer TCG ran stale code
+	# (Documentation/testing.rst, "tools/vm/ab.sh").
+	if [ -z "$NESTED_KVM_HOLDER" ]; then
+		mkdir -p "${NESTED_LOGS:?}"
+		qemu-system-x86_64 -machine none -accel kvm -nodefaults -nographic \
+			-monitor none -S </dev/null >"$NESTED_LOGS/kvm-hold.log" 2>&1 &
+		NESTED_KVM_HOLDER=$!
 	fi
 	NESTED_ACCEL=kvm NESTED_BACKEND=user nested_start probe 9 "" || {
 		NESTED_ACCEL_WHY="kvm probe: cannot start QEMU"
@@ -490,6 +501,11 @@ nested_cleanup() {
 		ip link del "$tap" 2>/dev/null
 	done
 	NESTED_TAPS=()
+	if [ -n "$NESTED_KVM_HOLDER" ]; then
+		kill "$NESTED_KVM_HOLDER" 2>/dev/null
+		wait "$NESTED_KVM_HOLDER" 2>/dev/null
+		NESTED_KVM_HOLDER=
+	fi
 }
 
 # --- Which path kicks and interrupts took ---------------------------------
