@@ -14,7 +14,7 @@
 #           (VIRTIO_F_RING_RESET: QEMU detaches one queue's backend, reads
 #           its base, sets it up anew and reattaches), pings meanwhile;
 #           ping; the guest sends the 16 MiB back; multiqueue: the guest
-#           has 2 vCPUs and 2 queue pairs (queues=2, vhostfds=3:4: one
+#           has 2 vCPUs and 2 queue pairs (fds=5:6, vhostfds=3:4: one
 #           vhnet device each, mq=on) and takes four 16 MiB streams at
 #           once, two on each vCPU: md5 matches, and each vhnet device
 #           moved frames both ways during them. Under
@@ -289,7 +289,7 @@ check_guest() {	# NAME STEPS
 	diag "$name: test VM memory: $(free -m | awk '/^Mem:/ { print $3 " MB used, " $7 " MB available" }')"
 	check_vhostfd "$name" "$pid"
 	if [ "${NESTED_QUEUES[$name]:-1}" = 2 ]; then
-		result $? "$name: QEMU runs with vhost=on,vhostforce=on,queues=2,vhostfds=3:4, fds 3 and 4 are /dev/vhnet"
+		result $? "$name: QEMU runs with two tap queues (fds=5:6) and vhost=on,vhostforce=on,vhostfds=3:4, fds 3 and 4 are /dev/vhnet"
 	else
 		result $? "$name: QEMU runs with vhost=on,vhostforce=on,vhostfd=3, fd 3 is /dev/vhnet"
 	fi

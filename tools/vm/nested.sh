@@ -27,8 +27,9 @@
 #                               NESTED_KVM_CPUOPTS[NAME] appended to -cpu
 #                               under KVM (e.g. ,kvmclock=off);
 #                               NESTED_QUEUES[NAME]=2 multiqueue: a
-#                               multi_queue tap, queues=2 with two device
-#                               fds (vhostfds=3:4), mq=on and 2 vCPUs;
+#                               multi_queue tap whose two queues tapfds
+#                               passes (fds=5:6), two device fds
+#                               (vhostfds=3:4), mq=on and 2 vCPUs;
 #                               NESTED_BRIDGE a bridge that has the host
 #                               address and takes the taps
 #   nested_hmp NAME COMMAND     send COMMAND to NAME's monitor; the replies
@@ -109,6 +110,9 @@ nested_initramfs() {
 	[ "$dir/data.md5" -nt "$data" ] ||
 		md5sum <"$data" | cut -d' ' -f1 >"$dir/data.md5"
 	echo "$kver" >"$dir/kver"
+	# Multiqueue guests get their tap's queues from it (nested_start).
+	[ "$dir/tapfds" -nt "$VM_TOP/tools/vm/tapfds.c" ] ||
+		gcc -O2 -Wall -Wextra -o "$dir/tapfds" "$VM_TOP/tools/vm/tapfds.c" || return 1
 	nested_vmlinux "$kver" "$dir/vmlinux" ||
 		echo "nested: booting the compressed /boot/vmlinuz-$kver"
 	VM_INITRAMFS_BINS=ethtool vm_busybox_initramfs "$dir/initramfs.img" \
@@ -220,7 +224,7 @@ nested_tap() {	# TAP ADDR [multi_queue]
 nested_start() {
 	local name=$1 idx=$2 steps=$3 devopts=${4:-} tap net port img
 	local kver vhost dev kernel cpu extra=() mon hsteps=$steps k
-	local queues=${NESTED_QUEUES[$1]:-1} dev2=/dev/null
+	local queues=${NESTED_QUEUES[$1]:-1} dev2=/dev/null tapopts launch
 	: "${NESTED_OUT:?}" "${NESTED_LOGS:?}" "${NESTED_TMP:?}"
 	# The test VM's kernel unless build-module.sh chose another one.
 	kver=$(cat "$NESTED_OUT/nested/kver" 2>/dev/null) || kver=$(uname -r)
@@ -284,17 +288,21 @@ nested_start() {
 	user)      vhost=vhost=off dev=/dev/null ;;
 	*)         vm_die "NESTED_BACKEND: vhnet, vhost-net or user" ;;
 	esac
+	tapopts=ifname=$tap,script=no,downscript=no launch=()
 	if [ "$queues" = 2 ]; then
+		# QEMU takes vhostfds= only with fds=: the tap's queues come
+		# from tapfds, as a manager such as libvirt passes them.
 		[ "$NESTED_BACKEND" = user ] || vhost=${vhost/vhostfd=3/vhostfds=3:4} dev2=$dev
-		vhost+=,queues=2 devopts+=,mq=on,vectors=6
+		tapopts=fds=5:6 devopts+=,mq=on,vectors=6
+		launch=("$NESTED_OUT/nested/tapfds" "$tap" 2 5 --)
 	fi
-	qemu-system-x86_64 -accel "$NESTED_ACCEL" -cpu "$cpu" \
+	"${launch[@]}" qemu-system-x86_64 -accel "$NESTED_ACCEL" -cpu "$cpu" \
 		-smp "$queues" -m "$NESTED_MEM" \
 		-nodefaults -no-user-config -nographic -monitor none -no-reboot \
 		-serial "file:$NESTED_LOGS/$name.console" \
 		-kernel "$kernel" -initrd "$img" \
 		-append "$NESTED_CMDLINE nsteps=$steps nip=$net.2/24 nhost=$net.1 nport=$port" \
-		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,$vhost${NESTED_NETOPTS[$name]:+,${NESTED_NETOPTS[$name]}}" \
+		-netdev "tap,id=n0,$tapopts,$vhost${NESTED_NETOPTS[$name]:+,${NESTED_NETOPTS[$name]}}" \
 		-device "virtio-net-pci,netdev=n0,romfile=$devopts" "${extra[@]}" \
 		3<>"$dev" 4<>"$dev2" </dev/null >"$NESTED_LOGS/$name.qemu.log" 2>&1 &
 	NESTED_PID[$name]=$!
