@@ -152,7 +152,7 @@ channels() {
 }
 
 step_mq() {
-	local ok=1 k pids= sums= sum
+	local ok=1 k pids='' sums='' sum
 	[ "$(channels)" = 2 ] || ethtool -L eth0 combined 2 || ok=0
 	say "mqready combined=$(channels) cpus=$(nproc)"
 	nc -l -p $((port + 7)) </dev/null >/dev/null
