@@ -565,7 +565,7 @@ check_migration() {
 	wait_for msrc ping $step_secs
 	line=$(nested_result msrc ping)
 	diag "migrate: ping from the source: ${line:-none}"
-	check_vhostfd "$pid" && [ "$(nested_value "$line" received)" = 10 ]
+	check_vhostfd migsrc "$pid" && [ "$(nested_value "$line" received)" = 10 ]
 	result $? "migrate: source QEMU on /dev/vhnet, ping 10 of 10"
 
 	start_guest "$modern_accel" mdst 2 $mig_steps $mig_dev
@@ -588,7 +588,7 @@ check_migration() {
 	nested_hmp mdst cont
 
 	dpid=${NESTED_PID[mdst]}
-	check_vhostfd "$dpid" && [ -n "$(nested_worker "$dpid")" ]
+	check_vhostfd migdst "$dpid" && [ -n "$(nested_worker "$dpid")" ]
 	result $? "migrate: destination QEMU on its own /dev/vhnet, worker vhnet-$dpid runs"
 	wait_for mdst rx $step_secs
 	line=$(nested_result mdst rx)
