@@ -291,10 +291,11 @@ check_guest() {	# NAME STEPS
 	diag "$name: guest up ($(nested_result "$name" up)) under ${NESTED_ACCEL_OF[$name]:-?} after $((SECONDS - t0)) s"
 	diag "$name: test VM memory: $(free -m | awk '/^Mem:/ { print $3 " MB used, " $7 " MB available" }')"
 	check_vhostfd "$name" "$pid"
+	rc=$?
 	if [ "${NESTED_QUEUES[$name]:-1}" = 2 ]; then
-		result $? "$name: QEMU runs with two tap queues (fds=5:6) and vhost=on,vhostforce=on,vhostfds=3:4, fds 3 and 4 are /dev/vhnet"
+		result $rc "$name: QEMU runs with two tap queues (fds=5:6) and vhost=on,vhostforce=on,vhostfds=3:4, fds 3 and 4 are /dev/vhnet"
 	else
-		result $? "$name: QEMU runs with vhost=on,vhostforce=on,vhostfd=3, fd 3 is /dev/vhnet"
+		result $rc "$name: QEMU runs with vhost=on,vhostforce=on,vhostfd=3, fd 3 is /dev/vhnet"
 	fi
 	tids=$(nested_worker "$pid" | xargs)
 	[ -n "$tids" ] && diag "$name: vhnet-$pid is thread $tids"
