@@ -571,6 +571,13 @@ check_migration() {
 
 	start_guest "$modern_accel" mdst 2 $mig_steps $mig_dev
 	wait_for msrc rxstart $step_secs
+	# The destination listens only once its QEMU has set up; a busy
+	# test VM takes seconds to get there.
+	for ((i = 0; i < 60; i++)); do
+		{ [ -S "$sock" ] || ! nested_running mdst; } && break
+		sleep 1
+	done
+	diag "migrate: destination listening after $i s: $([ -S "$sock" ] && echo yes || echo no)"
 	sleep 1
 	diag "migrate: migrating at $((SECONDS - t0)) s, the guest reading 16 MiB from the host"
 	nested_migrate msrc "unix:$sock" "$(time_left 180)"

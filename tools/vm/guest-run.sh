@@ -52,7 +52,14 @@ say "kernel $(uname -r), mode $mode"
 # A sign of life for the host, which takes a VM silent for minutes
 # (VHNET_VM_SILENCE) for dead; it names what runs.
 echo setup >/tmp/vm-current
-( while sleep 60; do say "alive: $(cat /tmp/vm-current 2>/dev/null)"; done ) &
+# The kernel's text symbols, for the host to name where the vCPUs of a
+# hung VM are (vm_cpu_where); the beat refreshes the modules' ones.
+kallsyms_mod() { grep -E '^[0-9a-f]+ [tT] .*\[' /proc/kallsyms >"$res/kallsyms.mod"; }
+grep -E '^[0-9a-f]+ [tT] [^[]*$' /proc/kallsyms >"$res/kallsyms"
+( while sleep 60; do
+	say "alive: $(cat /tmp/vm-current 2>/dev/null)"
+	kallsyms_mod
+done ) &
 heartbeat=$!
 helpers="tun tap macvtap macvlan veth dummy vhost_net"
 # One modprobe for all (each run reads the module index over 9p); only on

@@ -16,6 +16,8 @@
 #   chatty     writes a console line every half second, forever
 #   lockup     a kernel's soft lockup reports, forever (stuck for 26 s, 52 s,
 #              ... one every half second: the first of 200 s or more is 208 s)
+#   hung       silent, but its monitor (-chardev pipe) answers "info
+#              registers -a" with two vCPUs, one halted
 # Every bound below is far above what a working harness needs and far
 # below the default VM timeout (2100 s). Needs an installed kernel (make
 # deps) for vm_boot's initramfs; runs no real VM. make check runs it.
@@ -48,10 +50,11 @@ if [ "${1:-}" = --version ]; then
 	echo "QEMU emulator version 7.2.0 (stand-in ${STANDIN_VERSION:-1})"
 	exit 0
 fi
-accel='' con=/dev/null
+accel='' con=/dev/null mon=''
 while [ $# -gt 0 ]; do
 	case $1 in
 	-accel) accel=$2; shift ;;
+	-chardev) [[ $2 == pipe,*path=* ]] && mon=${2##*path=} && mon=${mon%%,*}; shift ;;
 	-serial) con=${2#file:}; shift ;;
 	esac
 	shift
@@ -80,6 +83,14 @@ lockup)
 	for ((t = 26; ; t += 26)); do
 		echo "[ $t.0] watchdog: BUG: soft lockup - CPU#1 stuck for ${t}s! [qemu-system-x86:161]" >>"$con"
 		sleep 0.5
+	done ;;
+hung)
+	[ -n "$mon" ] || exec sleep 300
+	exec 3<>"$mon.in" 4<>"$mon.out"
+	while read -r line <&3; do
+		[[ $line == "info registers -a"* ]] || continue
+		printf 'CPU#0\r\nRIP=ffffffff81000123 RFL=00000246 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=1\r\n' >&4
+		printf 'CPU#1\r\nRIP=ffffffffc0002010 RFL=00000202 [-------] CPL=0 II=0 A20=1 SMM=0 HLT=0\r\n' >&4
 	done ;;
 esac
 EOF
@@ -123,7 +134,7 @@ choose() {
 }
 
 echo "TAP version 13"
-echo "1..36"
+echo "1..37"
 
 # --- the accelerator choice ---------------------------------------------
 choose VHNET_KVM_DEV="$tmp/no-such-kvm"
@@ -220,6 +231,15 @@ ok $? "vm_boot: a guest that keeps printing is not taken for dead; the VM timeou
 boot VHNET_ACCEL=tcg STANDIN_TCG=lockup VHNET_VM_SILENCE=4
 [ $rc = 125 ] && [[ $why == "soft lockup - CPU#1 stuck for 208s"* ]] && [ $secs -le 30 ]
 ok $? "vm_boot: a guest whose CPU stays in a soft lockup for 200 s is killed and reported (${secs}s)"
+
+# vm_boot's results are emptied by check.sh, not by vm_boot.
+mkdir -p "$out/results"
+printf 'ffffffff81000000 T default_idle\nffffffff81000200 t other\n' >"$out/results/kallsyms"
+printf 'ffffffffc0002000 t vhnet_worker\t[vhnet]\n' >"$out/results/kallsyms.mod"
+boot VHNET_ACCEL=tcg STANDIN_TCG=hung VHNET_VM_SILENCE=4
+[ $rc = 125 ] && [[ $why == "no console output for "*"[vCPUs: CPU#0 at default_idle+0x123 (hlt); CPU#1 at vhnet_worker+0x10 [vhnet]]" ]]
+ok $? "vm_boot: a hung guest's report names where each vCPU is, from its monitor and kallsyms"
+rm -rf "$out/results"
 
 boot STANDIN_KVM=kvm-error STANDIN_TCG=marker
 [ $rc = 0 ] && [ -z "$why" ] && grep -qx tcg <(tail -1 "$STANDIN_CALLS")
@@ -352,5 +372,5 @@ cp "$tmp/int3-cc.console" "$tmp/flaw/console.log"
 ! vm_flaw_retry_ok "$tmp/flaw" >/dev/null
 ok $? "vm_flaw_retry_ok: only for vm_stale_int3"
 
-[ "$n" = 36 ] || diag "ran $n of 36 planned cases"
+[ "$n" = 37 ] || diag "ran $n of 37 planned cases"
 [ $failed = 0 ]

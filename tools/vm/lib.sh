@@ -22,6 +22,7 @@
 #   vm_qemu_dead PID LOG CONSOLE SILENCE SINCE
 #                               whether a QEMU is gone or as good as gone
 #   vm_boot KVER OUT MODE       boot KVER, run tools/vm/guest-run.sh MODE OUT
+#   vm_cpu_where LOG SYMS...    where each vCPU of a monitor dump is
 #   vm_log_problems FILE...     print kernel-problem lines; 1 if any
 #   vm_first_oops FILE          the first oops: what, when, where, modules
 #   vm_stale_int3 FILE          whether the first kernel problem is a trap on
@@ -271,6 +272,7 @@ vm_qemu_watched() {
 		else
 			continue
 		fi
+		[ -z "${VM_QEMU_MON:-}" ] || vm_cpu_dump "$VM_QEMU_MON"
 		kill "$pid" 2>/dev/null
 		for _ in 1 2 3 4 5 6 7 8 9 10; do
 			kill -0 "$pid" 2>/dev/null || break
@@ -280,6 +282,62 @@ vm_qemu_watched() {
 		wait "$pid" 2>/dev/null
 		return $rc
 	done
+}
+
+# vm_cpu_dump MON: every vCPU's registers from the monitor whose input
+# is the fifo MON.in, three times a second apart: a spinning CPU moves.
+vm_cpu_dump() {
+	local _
+	for _ in 1 2 3; do
+		# shellcheck disable=SC2016 # expanded by that sh
+		timeout 5 sh -c 'printf "info registers -a\n" >"$1"' sh "$1.in" ||
+			return
+		sleep 1
+	done
+}
+
+# vm_cpu_where LOG SYMS...: each vCPU of the "info registers" dumps in
+# LOG, at the kernel symbol (from SYMS, /proc/kallsyms lines) holding
+# its RIP, distinct places in dump order, "(hlt)" for a halted one;
+# "CPU#0 at a+0x1c, b+0x4 (hlt); CPU#1 at user". Nothing if no dump.
+vm_cpu_where() {	# LOG SYMS...
+	local log=$1 f syms=()
+	shift
+	[ -s "$log" ] || return 0
+	for f in "$@"; do [ ! -f "$f" ] || syms+=("$f"); done
+	tr -d '\r' <"$log" | awk '
+		function hex(h,   i, v) {
+			v = 0
+			for (i = 1; i <= length(h); i++)
+				v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+			return v
+		}
+		FILENAME != "-" {
+			if (length($1) == 16) {
+				n++; a[n] = $1; s[n] = $3; m[n] = $4 == "" ? "" : " " $4
+			}
+			next
+		}
+		/^CPU#[0-9]+/ { cpu = $1; if (!(cpu in seen)) { seen[cpu] = 1; order[++nc] = cpu } }
+		/^[RE]IP=/ && cpu != "" {
+			rip = tolower(substr($1, 5)); cpl = $0; sub(/.*CPL=/, "", cpl); cpl += 0
+			hlt = $0; sub(/.*HLT=/, "", hlt); hlt += 0
+			if (cpl == 3) w = "user"
+			else if (length(rip) != 16) w = $1
+			else {
+				b = 0
+				for (i = 1; i <= n; i++)
+					if (a[i] <= rip && (!b || a[i] > a[b])) b = i
+				w = b ? sprintf("%s+0x%x%s", s[b], hex(substr(rip, 9)) - hex(substr(a[b], 9)), m[b]) : rip
+			}
+			if (hlt) w = w " (hlt)"
+			if (index(", " at[cpu] ", ", ", " w ", ") == 0)
+				at[cpu] = at[cpu] == "" ? w : at[cpu] ", " w
+		}
+		END {
+			for (i = 1; i <= nc; i++)
+				printf "%s%s at %s", (i > 1 ? "; " : ""), order[i], at[order[i]]
+		}' "${syms[@]}" -
 }
 
 # vm_kvm_probe KVER: boot KVER under KVM with an init that only prints a
@@ -404,21 +462,37 @@ vm_boot() {
 	esac
 	img=$(vm_initramfs "$kver") || vm_die "initramfs for $kver failed"
 	cmdline="console=ttyS0 panic=-1 panic_on_warn=0 softlockup_panic=0"
+	# A soft lockup also shows where the other vCPUs are (NMI backtraces).
+	cmdline+=" softlockup_all_cpu_backtrace=1"
 	cmdline+=" vmrepo=$VM_TOP vmout=$out vmmode=$mode${mods:+ vmmods=$mods}"
 	# guest-run.sh's per-test limit, if set here.
 	[ -z "${VHNET_TEST_TIMEOUT:-}" ] || cmdline+=" vmtesttimeout=$VHNET_TEST_TIMEOUT"
-	rm -f "$out/console.log" "$out/vm-failure"
+	rm -f "$out/console.log" "$out/vm-failure" "$out/monitor.log" "$out/monitor".*
+	# A monitor on fifos, for vm_cpu_dump should the VM hang.
+	mkfifo "$out/monitor.in" "$out/monitor.out" || vm_die "mkfifo in $out"
+	cat "$out/monitor.out" >"$out/monitor.log" &
+	local cat_pid=$!
 	vm_accel_init
+	VM_QEMU_MON=$out/monitor \
 	vm_qemu_watched "$VM_TIMEOUT" "$VM_SILENCE" "$out/qemu.log" "$out/console.log" \
 		-machine q35 -accel "$VM_ACCEL" -cpu "$VM_CPU" \
 		-smp "$VM_SMP" -m "$VM_MEM" \
 		-nographic -monitor none -serial "file:$out/console.log" \
+		-chardev "pipe,id=mon0,path=$out/monitor" -mon chardev=mon0,mode=readline \
 		-no-reboot -nic none \
 		-kernel "$(vm_kimage "$kver")" -initrd "$img" -append "$cmdline" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs "local,path=$out,mount_tag=vmout,security_model=none,multidevs=remap"
 	rc=$?
-	[ -z "$VM_QEMU_WHY" ] || echo "$VM_QEMU_WHY" >"$out/vm-failure"
+	# (A QEMU that never opened the fifo leaves cat waiting for a writer.)
+	kill "$cat_pid" 2>/dev/null
+	wait "$cat_pid" 2>/dev/null
+	rm -f "$out/monitor.in" "$out/monitor.out"
+	if [ -n "$VM_QEMU_WHY" ]; then
+		local where
+		where=$(vm_cpu_where "$out/monitor.log" "$out"/results/kallsyms*)
+		echo "$VM_QEMU_WHY${where:+ [vCPUs: $where]}" >"$out/vm-failure"
+	fi
 	return $rc
 }
 
