@@ -36,7 +36,7 @@ bool vhnet_busy_poll(struct vhnet_dev *dev)
 	mutex_lock(&vq->mutex);
 	/* Blocked TX waits for socket space, not for the guest. */
 	if (!vq->busyloop_us || !vq->sock || vq->broken || vq->tx_blocked ||
-	    vhnet_vq_read_avail_idx(vq, &start)) {
+	    !vq->rings_ready || vhnet_vq_read_avail_idx(vq, &start)) {
 		mutex_unlock(&vq->mutex);
 		return false;
 	}
@@ -52,7 +52,7 @@ bool vhnet_busy_poll(struct vhnet_dev *dev)
 	while (!vhnet_busy_poll_stop(dev, end)) {
 		mutex_lock(&vq->mutex);
 		/* A detached or broken queue is not ours to poll any more. */
-		if (!vq->sock || vq->broken) {
+		if (!vq->sock || vq->broken || !vq->rings_ready) {
 			mutex_unlock(&vq->mutex);
 			return true;
 		}
@@ -64,7 +64,7 @@ bool vhnet_busy_poll(struct vhnet_dev *dev)
 	}
 
 	mutex_lock(&vq->mutex);
-	if (vq->sock && !vq->broken) {
+	if (vq->sock && !vq->broken && vq->rings_ready) {
 		if (hit)
 			vq->stats.poll_hits++;
 		/* Kicks back on; buffers that came meanwhile are taken now. */

@@ -112,6 +112,9 @@ int vhnet_log_used(struct vhnet_vq *vq, size_t off, size_t len)
 {
 	if (!vhnet_logging(vq) || !vq->log_used)
 		return 0;
+	/* Under the IOTLB log_guest_addr is an IOVA: use the translation. */
+	if (vhnet_iotlb_on(vq))
+		return vhnet_log_write(vq, vq->used_gpa + off, len);
 	return vhnet_log_write(vq, vq->log_addr + off, len);
 }
 

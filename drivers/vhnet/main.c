@@ -47,6 +47,8 @@ static void vhnet_vq_set_features(struct vhnet_vq *vq, u64 features)
 			(1ULL << VIRTIO_F_VERSION_1)))
 		hdr = sizeof(struct virtio_net_hdr_mrg_rxbuf);
 	vq->features = features;
+	/* IOVAs or not, the rings are mapped anew. */
+	vq->rings_ready = false;
 	/* Either vhnet handles the header or the socket does. */
 	if (features & (1ULL << VHOST_NET_F_VIRTIO_NET_HDR)) {
 		vq->vhost_hlen = hdr;
@@ -87,9 +89,15 @@ static void vhnet_vq_reset(struct vhnet_vq *vq)
 {
 	vq->num = 0;
 	vq->addr_set = false;
+	vq->rings_ready = false;
+	vq->desc_addr = 0;
+	vq->avail_addr = 0;
+	vq->used_addr = 0;
 	vq->desc = NULL;
 	vq->avail = NULL;
 	vq->used = NULL;
+	vq->used_gpa = VHNET_NO_GPA;
+	vq->used_idx_pending = false;
 	vq->last_avail_idx = 0;
 	vq->avail_idx = 0;
 	vq->last_used_idx = 0;
@@ -131,6 +139,7 @@ static void vhnet_dev_cleanup(struct vhnet_dev *dev)
 	}
 	kvfree(dev->mem);
 	dev->mem = NULL;
+	vhnet_iotlb_clear(dev);
 	if (dev->log_ctx)
 		eventfd_ctx_put(dev->log_ctx);
 	dev->log_ctx = NULL;
@@ -164,6 +173,7 @@ static int vhnet_open(struct inode *inode, struct file *f)
 	if (!dev)
 		return -ENOMEM;
 	mutex_init(&dev->mutex);
+	vhnet_iotlb_init(dev);
 	dev->fork_owner = fork_from_owner_default && vhnet_have_vhost_task();
 	for (i = 0; i < VHNET_NVQS; i++) {
 		struct vhnet_vq *vq = &dev->vqs[i];
@@ -257,7 +267,8 @@ static long vhnet_fork_owner(struct vhnet_dev *dev, unsigned int cmd,
 static long vhnet_get_features(struct vhnet_dev *dev, unsigned int cmd,
 			       void __user *argp)
 {
-	u64 features = cmd == VHOST_GET_FEATURES ? VHNET_FEATURES : 0;
+	u64 features = cmd == VHOST_GET_FEATURES ? VHNET_FEATURES :
+					      VHNET_BACKEND_FEATURES;
 
 	return copy_to_user(argp, &features, sizeof(features)) ? -EFAULT : 0;
 }
@@ -271,9 +282,9 @@ static long vhnet_set_features(struct vhnet_dev *dev, unsigned int cmd,
 	if (copy_from_user(&features, argp, sizeof(features)))
 		return -EFAULT;
 	if (cmd == VHOST_SET_BACKEND_FEATURES) {
-		if (features)
+		if (features & ~VHNET_BACKEND_FEATURES)
 			return -EOPNOTSUPP;
-		dev->backend_features = features;
+		WRITE_ONCE(dev->backend_features, features);
 		return 0;
 	}
 	if (features & ~VHNET_FEATURES)
@@ -435,18 +446,20 @@ static long vhnet_vring_addr(struct vhnet_dev *dev, unsigned int cmd,
 	if (vq->sock) {
 		/* Running: only the logging may change (migration start, cancel). */
 		ret = -EBUSY;
-		if (a.desc_user_addr != (uintptr_t)vq->desc ||
-		    a.avail_user_addr != (uintptr_t)vq->avail ||
-		    a.used_user_addr != (uintptr_t)vq->used)
+		if (a.desc_user_addr != vq->desc_addr ||
+		    a.avail_user_addr != vq->avail_addr ||
+		    a.used_user_addr != vq->used_addr)
 			goto out;
 	} else {
 		ret = vhnet_vq_check_addr(vq->num, a.desc_user_addr,
-					  a.avail_user_addr, a.used_user_addr);
+					  a.avail_user_addr, a.used_user_addr,
+					  vhnet_iotlb_on(vq));
 		if (ret)
 			goto out;
-		vq->desc = (struct vring_desc __user *)(uintptr_t)a.desc_user_addr;
-		vq->avail = (struct vring_avail __user *)(uintptr_t)a.avail_user_addr;
-		vq->used = (struct vring_used __user *)(uintptr_t)a.used_user_addr;
+		vq->desc_addr = a.desc_user_addr;
+		vq->avail_addr = a.avail_user_addr;
+		vq->used_addr = a.used_user_addr;
+		vq->rings_ready = false;
 		vq->addr_set = true;
 		vq->broken = false;
 	}
@@ -550,13 +563,19 @@ static long vhnet_set_backend(struct vhnet_dev *dev, unsigned int cmd,
 		ret = -EINVAL;
 		if (!vq->num || !vq->addr_set)
 			goto err;
-		ret = vhnet_vq_check_addr(vq->num, (uintptr_t)vq->desc,
-					  (uintptr_t)vq->avail,
-					  (uintptr_t)vq->used);
+		ret = vhnet_vq_check_addr(vq->num, vq->desc_addr,
+					  vq->avail_addr, vq->used_addr,
+					  vhnet_iotlb_on(vq));
 		if (ret)
 			goto err;
 		/* All that can fail, before the old backend goes. */
-		ret = vhnet_vq_read_used_idx(vq, &used_idx);
+		ret = vhnet_vq_map_rings(vq);
+		if (!ret)
+			ret = vhnet_vq_read_used_idx(vq, &used_idx);
+		else if (ret == -ENOENT)
+			ret = 0;	/* IOTLB miss: read once mapped */
+		else
+			ret = -EFAULT;
 		if (ret)
 			goto err;
 	}
@@ -640,10 +659,32 @@ static long vhnet_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 	return ret;
 }
 
+/* The IOTLB's messages (iotlb.c): MISS out, UPDATE and INVALIDATE in. */
+static ssize_t vhnet_read(struct file *f, char __user *buf, size_t len,
+			  loff_t *pos)
+{
+	return vhnet_iotlb_read(f->private_data, buf, len,
+				f->f_flags & O_NONBLOCK);
+}
+
+static ssize_t vhnet_write(struct file *f, const char __user *buf,
+			   size_t len, loff_t *pos)
+{
+	return vhnet_iotlb_write(f->private_data, buf, len);
+}
+
+static __poll_t vhnet_poll(struct file *f, poll_table *wait)
+{
+	return vhnet_iotlb_poll(f->private_data, f, wait);
+}
+
 static const struct file_operations vhnet_fops = {
 	.owner		= THIS_MODULE,
 	.open		= vhnet_open,
 	.release	= vhnet_release,
+	.read		= vhnet_read,
+	.write		= vhnet_write,
+	.poll		= vhnet_poll,
 	.unlocked_ioctl	= vhnet_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,

@@ -135,21 +135,3 @@ int vhnet_mem_translate(const struct vhnet_mem *mem, u64 gpa, u64 len,
 	}
 	return n;
 }
-
-/* Copy a small guest object (e.g. an indirect descriptor) into @dst. */
-int vhnet_mem_copy_from_guest(const struct vhnet_mem *mem, void *dst,
-			      u64 gpa, size_t len)
-{
-	struct iovec iov[2];
-	int n, i;
-
-	n = vhnet_mem_translate(mem, gpa, len, iov, NULL, ARRAY_SIZE(iov));
-	if (n < 0)
-		return -EFAULT;
-	for (i = 0; i < n; i++) {
-		if (copy_from_user(dst, iov[i].iov_base, iov[i].iov_len))
-			return -EFAULT;
-		dst += iov[i].iov_len;
-	}
-	return 0;
-}

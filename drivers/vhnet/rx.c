@@ -126,7 +126,7 @@ void vhnet_handle_rx(struct vhnet_work *work)
 
 	mutex_lock(&vq->mutex);
 	t0 = ktime_get_ns();
-	if (!vq->sock || vq->broken)
+	if (!vq->sock || vq->broken || vhnet_vq_map_rings(vq))
 		goto out;
 	/* vq->features may change under SET_FEATURES: read it locked. */
 	mergeable = vhnet_has(vq, VIRTIO_NET_F_MRG_RXBUF);

@@ -25,7 +25,7 @@ void vhnet_handle_tx(struct vhnet_work *work)
 
 	mutex_lock(&vq->mutex);
 	start = ktime_get_ns();
-	if (!vq->sock || vq->broken)
+	if (!vq->sock || vq->broken || vhnet_vq_map_rings(vq))
 		goto out;
 	if (vq->tx_blocked) {
 		vhnet_poll_stop(&vq->sock_poll);

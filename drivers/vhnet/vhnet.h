@@ -21,6 +21,9 @@
 #include <linux/u64_stats_sync.h>
 #include <linux/timekeeping.h>
 #include <linux/sched/signal.h>
+#include <linux/spinlock.h>
+#include <linux/rbtree.h>
+#include <linux/wait.h>
 
 #include "compat.h"
 
@@ -43,6 +46,8 @@
 #define VHNET_USED_BATCH	64
 /* Largest VHOST_SET_VRING_BUSYLOOP_TIMEOUT, in microseconds. */
 #define VHNET_BUSYLOOP_MAX_US	1000000
+/* No guest-physical address: outside the memory table (dirty log). */
+#define VHNET_NO_GPA		U64_MAX
 /* Misc minor from the range devices.txt reserves for local use. */
 #define VHNET_MINOR		250
 
@@ -96,6 +101,8 @@ struct vhnet_vq_stats {
 	/* Dirty log: ranges logged, and failed log writes. */
 	u64 log_writes;
 	u64 log_errors;
+	/* IOTLB misses reported to the owner. */
+	u64 iotlb_misses;
 };
 
 /* A descriptor chain translated into iovecs of the owner's mm. */
@@ -113,12 +120,19 @@ struct vhnet_vq {
 	struct mutex mutex; /* ring + backend state; see top of file */
 	unsigned int index;
 
-	/* Ring layout (userspace addresses of the owner). */
+	/*
+	 * Ring layout: the addresses as given (IOVAs under the IOTLB), and
+	 * the owner's pointers they stand for once rings_ready.
+	 */
 	unsigned int num;
 	bool addr_set;
+	bool rings_ready;
+	u64 desc_addr, avail_addr, used_addr;
 	struct vring_desc __user *desc;
 	struct vring_avail __user *avail;
 	struct vring_used __user *used;
+	u64 used_gpa;		/* the used ring's, for the log under the IOTLB */
+	bool used_idx_pending;	/* attach under the IOTLB: read it once mapped */
 
 	/* Ring progress. */
 	u16 last_avail_idx;
@@ -155,8 +169,17 @@ struct vhnet_vq {
 	struct vring_used_elem *heads;
 	unsigned int nheads;
 
+	/* The IOTLB miss this queue waits for (dev->iotlb_lock). */
+	u64 miss_iova;
+	u8 miss_perm;
+	u8 miss_state;
+
 	struct vhnet_vq_stats stats;
 };
+
+#define VHNET_MISS_NONE		0
+#define VHNET_MISS_QUEUED	1	/* for read() */
+#define VHNET_MISS_SENT		2	/* read; waiting for an UPDATE */
 
 struct vhnet_dev {
 	struct mutex mutex; /* control plane; see top of file */
@@ -174,6 +197,12 @@ struct vhnet_dev {
 	struct eventfd_ctx *log_ctx;
 	u64 features;
 	u64 backend_features;
+	/* IOTLB: translations (interval tree, list oldest first), misses. */
+	spinlock_t iotlb_lock;	/* the tree, list, count and vqs' miss_* */
+	struct rb_root_cached iotlb;
+	struct list_head iotlb_list;
+	unsigned int iotlb_count;
+	wait_queue_head_t iotlb_wait;	/* read() and poll() wait for a miss */
 	struct dentry *debugfs;
 	struct vhnet_vq vqs[VHNET_NVQS];
 };
@@ -186,7 +215,9 @@ struct vhnet_dev {
 			(1ULL << VIRTIO_NET_F_MRG_RXBUF) | \
 			(1ULL << VHOST_NET_F_VIRTIO_NET_HDR) | \
 			(1ULL << VHOST_F_LOG_ALL) | \
+			(1ULL << VIRTIO_F_ACCESS_PLATFORM) | \
 			(1ULL << VIRTIO_F_RING_RESET))
+#define VHNET_BACKEND_FEATURES BIT_ULL(VHOST_BACKEND_F_IOTLB_MSG_V2)
 
 /* In the worker: whether to stop running handlers (teardown, owner killed). */
 static inline bool vhnet_worker_stopping(struct vhnet_dev *dev)
@@ -275,12 +306,33 @@ struct vhnet_mem *vhnet_mem_from_user(const void __user *argp,
 				      unsigned int max_regions);
 int vhnet_mem_translate(const struct vhnet_mem *mem, u64 gpa, u64 len,
 			struct iovec *iov, u64 *seg_gpa, unsigned int max_iov);
-int vhnet_mem_copy_from_guest(const struct vhnet_mem *mem, void *dst,
-			      u64 gpa, size_t len);
+
+/* iotlb.c */
+static inline bool vhnet_iotlb_on(const struct vhnet_vq *vq)
+{
+	return vhnet_has(vq, VIRTIO_F_ACCESS_PLATFORM);
+}
+
+void vhnet_iotlb_init(struct vhnet_dev *dev);
+void vhnet_iotlb_clear(struct vhnet_dev *dev);
+int vhnet_translate(struct vhnet_vq *vq, u64 addr, u64 len, u8 perm,
+		    struct iovec *iov, u64 *seg_gpa, unsigned int max_iov);
+int vhnet_copy_from_guest(struct vhnet_vq *vq, void *dst, u64 addr,
+			  size_t len);
+int vhnet_vq_map_rings(struct vhnet_vq *vq);
+ssize_t vhnet_iotlb_write(struct vhnet_dev *dev, const char __user *buf,
+			  size_t len);
+ssize_t vhnet_iotlb_read(struct vhnet_dev *dev, char __user *buf, size_t len,
+			 bool nonblock);
+__poll_t vhnet_iotlb_poll(struct vhnet_dev *dev, struct file *f,
+			  poll_table *wait);
 
 /* vring.c */
+u64 vhnet_desc_size(unsigned int num);
+u64 vhnet_avail_size(unsigned int num);
 u64 vhnet_used_size(unsigned int num);
-int vhnet_vq_check_addr(unsigned int num, u64 desc, u64 avail, u64 used);
+int vhnet_vq_check_addr(unsigned int num, u64 desc, u64 avail, u64 used,
+			bool iova);
 int vhnet_vq_read_used_idx(struct vhnet_vq *vq, u16 *used_idx);
 void vhnet_vq_start(struct vhnet_vq *vq, u16 used_idx);
 int vhnet_vq_next_chain(struct vhnet_vq *vq, bool writable,

@@ -26,27 +26,39 @@ static bool vhnet_range_ok(u64 addr, u64 size)
 	return access_ok((void __user *)(uintptr_t)addr, size);
 }
 
-/* Bytes of a used ring of @num entries, avail_event included. */
+/* Bytes of each ring part for @num entries, event fields included. */
+u64 vhnet_desc_size(unsigned int num)
+{
+	return (u64)sizeof(struct vring_desc) * num;
+}
+
+u64 vhnet_avail_size(unsigned int num)
+{
+	return sizeof(struct vring_avail) + sizeof(__virtio16) * ((u64)num + 1);
+}
+
 u64 vhnet_used_size(unsigned int num)
 {
 	return sizeof(struct vring_used) +
 	       sizeof(struct vring_used_elem) * (u64)num + sizeof(__virtio16);
 }
 
-/* -EINVAL for misaligned rings, -EFAULT for inaccessible ones. */
-int vhnet_vq_check_addr(unsigned int num, u64 desc, u64 avail, u64 used)
+/*
+ * -EINVAL for misaligned rings, -EFAULT for inaccessible ones. IOVAs
+ * (@iova) are checked when the IOTLB translates them.
+ */
+int vhnet_vq_check_addr(unsigned int num, u64 desc, u64 avail, u64 used,
+			bool iova)
 {
-	u64 dsz = (u64)sizeof(struct vring_desc) * num;
-	u64 asz = sizeof(struct vring_avail) + sizeof(__virtio16) * (num + 1);
-	u64 usz = vhnet_used_size(num);
-
 	if (desc & (VRING_DESC_ALIGN_SIZE - 1) ||
 	    avail & (VRING_AVAIL_ALIGN_SIZE - 1) ||
 	    used & (VRING_USED_ALIGN_SIZE - 1))
 		return -EINVAL;
-	if (!vhnet_range_ok(desc, dsz) ||
-	    !vhnet_range_ok(avail, asz) ||
-	    !vhnet_range_ok(used, usz))
+	if (iova)
+		return 0;
+	if (!vhnet_range_ok(desc, vhnet_desc_size(num)) ||
+	    !vhnet_range_ok(avail, vhnet_avail_size(num)) ||
+	    !vhnet_range_ok(used, vhnet_used_size(num)))
 		return -EFAULT;
 	return 0;
 }
@@ -81,6 +93,7 @@ int vhnet_vq_read_used_idx(struct vhnet_vq *vq, u16 *used_idx)
 void vhnet_vq_start(struct vhnet_vq *vq, u16 used_idx)
 {
 	vq->last_used_idx = used_idx;
+	vq->used_idx_pending = !vq->rings_ready;
 	vq->avail_idx = vq->last_avail_idx;
 	vq->signalled_used_valid = false;
 	vq->broken = false;
@@ -111,10 +124,19 @@ static int vhnet_chain_add(struct vhnet_vq *vq, struct vhnet_chain *chain,
 				    "write-only descriptor on TX");
 		return -EIO;
 	}
-	n = vhnet_mem_translate(vq->dev->mem, vq64(vq, d->addr), len,
-				chain->iov + chain->niov,
-				chain->gpa ? chain->gpa + chain->niov : NULL,
-				chain->max_iov - chain->niov);
+	n = vhnet_translate(vq, vq64(vq, d->addr), len,
+			    writable ? VHOST_ACCESS_WO : VHOST_ACCESS_RO,
+			    chain->iov + chain->niov,
+			    chain->gpa ? chain->gpa + chain->niov : NULL,
+			    chain->max_iov - chain->niov);
+	/* An IOTLB miss: the owner was told; the queue waits for it. */
+	if (n == -ENOENT)
+		return n;
+	if (n == -EACCES) {
+		vhnet_vq_break(vq, writable ? "RX buffer mapped read-only" :
+				    "TX buffer mapped write-only");
+		return -EIO;
+	}
 	/* Out of room only because earlier chains took it: caller's call. */
 	if (n == -ENOBUFS && chain->max_iov < UIO_MAXIOV)
 		return -ENOSPC;
@@ -156,10 +178,14 @@ static int vhnet_chain_indirect(struct vhnet_vq *vq, struct vhnet_chain *chain,
 			vhnet_vq_break(vq, "indirect chain loops");
 			return -EIO;
 		}
-		if (vhnet_mem_copy_from_guest(vq->dev->mem, &d,
-					      base + (u64)i * sizeof(d),
-					      sizeof(d))) {
-			vhnet_vq_break(vq, "indirect table outside memory table");
+		ret = vhnet_copy_from_guest(vq, &d, base + (u64)i * sizeof(d),
+					    sizeof(d));
+		if (ret == -ENOENT)
+			return ret;
+		if (ret) {
+			vhnet_vq_break(vq, ret == -EACCES ?
+				       "indirect table mapped write-only" :
+				       "indirect table outside memory table");
 			return -EIO;
 		}
 		flags = vq16(vq, d.flags);
@@ -183,8 +209,8 @@ static int vhnet_chain_indirect(struct vhnet_vq *vq, struct vhnet_chain *chain,
 /*
  * Take the next available chain and translate it into chain->iov.
  * Returns 0, -EAGAIN when the ring is empty, -ENOSPC when the chain does
- * not fit in chain->max_iov (nothing consumed), or -EIO when the ring is
- * broken (already flagged).
+ * not fit in chain->max_iov, -ENOENT on an IOTLB miss (nothing consumed
+ * for either), or -EIO when the ring is broken (already flagged).
  */
 int vhnet_vq_next_chain(struct vhnet_vq *vq, bool writable,
 			struct vhnet_chain *chain)

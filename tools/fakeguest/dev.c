@@ -73,6 +73,20 @@ int fg_dev_negotiate(struct fg_dev *d, __u64 want)
 	if (ret)
 		return ret;
 	d->features = f;
+	d->iotlb = !!(f & FG_F(VIRTIO_F_ACCESS_PLATFORM));
+	if (d->iotlb) {
+		__u64 bf;
+
+		/* The v2 message layout where offered, as QEMU does. */
+		ret = fg_ioctl(d->fd, VHOST_GET_BACKEND_FEATURES, &bf);
+		if (ret)
+			return ret;
+		bf &= FG_F(VHOST_BACKEND_F_IOTLB_MSG_V2);
+		ret = fg_ioctl(d->fd, VHOST_SET_BACKEND_FEATURES, &bf);
+		if (ret)
+			return ret;
+		d->iotlb_v2 = !!bf;
+	}
 	d->legacy = !(f & FG_F(VIRTIO_F_VERSION_1));
 	d->mrg_rxbuf = !!(f & FG_F(VIRTIO_NET_F_MRG_RXBUF));
 	d->indirect = !!(f & FG_F(VIRTIO_RING_F_INDIRECT_DESC));
@@ -93,6 +107,13 @@ static int fg_dev_set_vring_addr(struct fg_dev *d, unsigned int idx)
 		.avail_user_addr = (__u64)(unsigned long)vq->avail,
 		.used_user_addr = (__u64)(unsigned long)vq->used,
 	};
+
+	/* Under the IOTLB the rings are given as IOVAs (= GPAs here). */
+	if (d->iotlb) {
+		a.desc_user_addr = vq->desc_gpa;
+		a.avail_user_addr = vq->avail_gpa;
+		a.used_user_addr = vq->used_gpa;
+	}
 
 	if (d->log_on) {
 		a.flags = 1U << VHOST_VRING_F_LOG;

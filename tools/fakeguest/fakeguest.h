@@ -6,6 +6,7 @@
  *   fg_mem.h      guest memory regions and the vhost memory table
  *   fg_vring.h    split virtqueue, driver side
  *   fg_dev.h      vhost device control (ioctls)
+ *   fg_iotlb.h    the VMM's side of the device IOTLB (vIOMMU)
  *   fg_guest.h    virtio-net driver: TX layouts, RX buffers, reassembly
  *   fg_frame.h    self-checking test frames
  *   fg_net.h      tap, macvtap, veth, dummy, AF_PACKET helpers
@@ -20,6 +21,7 @@
 #include "fg_mem.h"
 #include "fg_vring.h"
 #include "fg_dev.h"
+#include "fg_iotlb.h"
 #include "fg_guest.h"
 #include "fg_frame.h"
 #include "fg_net.h"

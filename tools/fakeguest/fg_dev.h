@@ -45,6 +45,8 @@ struct fg_dev {
 	bool any_layout;	/* VERSION_1, or the guest's legacy choice */
 	bool vhost_hdr;		/* VHOST_NET_F_VIRTIO_NET_HDR */
 	unsigned int hdr_len;	/* virtio-net header size the guest sees */
+	bool iotlb;		/* VIRTIO_F_ACCESS_PLATFORM: addresses are IOVAs */
+	bool iotlb_v2;		/* VHOST_BACKEND_F_IOTLB_MSG_V2 */
 	unsigned int busyloop_us;	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT, 0: off */
 	void *log;		/* dirty log bitmap (VHOST_SET_LOG_BASE) */
 	bool log_on;		/* VHOST_F_LOG_ALL and VHOST_VRING_F_LOG */

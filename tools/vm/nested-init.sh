@@ -177,6 +177,9 @@ for m in $(cat /lib/vm/order); do
 done
 if net_up; then
 	say "up ip=$ip"
+	# Bit 33 (ACCESS_PLATFORM) first of all: 0 or 1 per bit, bit 0 first.
+	d=/sys/class/net/eth0/device
+	say "dev features=$(cat $d/features) iommu_group=$(basename "$(readlink $d/../iommu_group)")"
 else
 	say "up failed: no eth0"
 fi

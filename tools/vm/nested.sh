@@ -30,6 +30,10 @@
 #                               multi_queue tap whose two queues tapfds
 #                               passes (fds=5:6), two device fds
 #                               (vhostfds=3:4), mq=on and 2 vCPUs;
+#                               NESTED_IOMMU[NAME]=1 a vIOMMU: q35, an
+#                               intel-iommu with device-iotlb=on, the NIC
+#                               behind a PCIe root port with
+#                               iommu_platform=on,ats=on; intel_iommu=on
 #                               NESTED_BRIDGE a bridge that has the host
 #                               address and takes the taps
 #   nested_hmp NAME COMMAND     send COMMAND to NAME's monitor; the replies
@@ -81,7 +85,7 @@ NESTED_PROBE_SECS=${VHNET_NESTED_PROBE_SECS:-300}
 declare -gA NESTED_PID=() NESTED_HELPERS=() NESTED_IDX=() NESTED_SINK=()
 declare -gA NESTED_ARGS=() NESTED_RESTARTS=() NESTED_WHY=() NESTED_ACCEL_OF=()
 declare -gA NESTED_NETOPTS=() NESTED_TAP=() NESTED_INCOMING=() NESTED_MONITOR=()
-declare -gA NESTED_KVM_CPUOPTS=() NESTED_QUEUES=()
+declare -gA NESTED_KVM_CPUOPTS=() NESTED_QUEUES=() NESTED_IOMMU=()
 NESTED_BRIDGE=
 NESTED_KVM_HOLDER=
 # After its first line, a guest silent this long is dead (nested-init.sh
@@ -225,6 +229,7 @@ nested_start() {
 	local name=$1 idx=$2 steps=$3 devopts=${4:-} tap net port img
 	local kver vhost dev kernel cpu extra=() mon hsteps=$steps k
 	local queues=${NESTED_QUEUES[$1]:-1} dev2=/dev/null tapopts launch
+	local plat=() append=''
 	: "${NESTED_OUT:?}" "${NESTED_LOGS:?}" "${NESTED_TMP:?}"
 	# The test VM's kernel unless build-module.sh chose another one.
 	kver=$(cat "$NESTED_OUT/nested/kver" 2>/dev/null) || kver=$(uname -r)
@@ -289,6 +294,14 @@ nested_start() {
 	*)         vm_die "NESTED_BACKEND: vhnet, vhost-net or user" ;;
 	esac
 	tapopts=ifname=$tap,script=no,downscript=no launch=()
+	if [ -n "${NESTED_IOMMU[$name]:-}" ]; then
+		# Guest DMA goes through the vIOMMU: vhnet gets IOVAs and an
+		# IOTLB; ATS (a PCIe port) makes the guest's unmaps reach it.
+		plat=(-machine q35 -device "intel-iommu,intremap=off,device-iotlb=on"
+			-device "pcie-root-port,id=rp0,bus=pcie.0,chassis=1")
+		devopts+=,bus=rp0,disable-legacy=on,iommu_platform=on,ats=on
+		append=" intel_iommu=on"
+	fi
 	if [ "$queues" = 2 ]; then
 		# QEMU takes vhostfds= only with fds=: the tap's queues come
 		# from tapfds, as a manager such as libvirt passes them.
@@ -299,9 +312,9 @@ nested_start() {
 	"${launch[@]}" qemu-system-x86_64 -accel "$NESTED_ACCEL" -cpu "$cpu" \
 		-smp "$queues" -m "$NESTED_MEM" \
 		-nodefaults -no-user-config -nographic -monitor none -no-reboot \
-		-serial "file:$NESTED_LOGS/$name.console" \
+		-serial "file:$NESTED_LOGS/$name.console" "${plat[@]}" \
 		-kernel "$kernel" -initrd "$img" \
-		-append "$NESTED_CMDLINE nsteps=$steps nip=$net.2/24 nhost=$net.1 nport=$port" \
+		-append "$NESTED_CMDLINE$append nsteps=$steps nip=$net.2/24 nhost=$net.1 nport=$port" \
 		-netdev "tap,id=n0,$tapopts,$vhost${NESTED_NETOPTS[$name]:+,${NESTED_NETOPTS[$name]}}" \
 		-device "virtio-net-pci,netdev=n0,romfile=$devopts" "${extra[@]}" \
 		3<>"$dev" 4<>"$dev2" </dev/null >"$NESTED_LOGS/$name.qemu.log" 2>&1 &
