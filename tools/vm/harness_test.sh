@@ -53,7 +53,7 @@ fi
 accel='' con=/dev/null mon=''
 while [ $# -gt 0 ]; do
 	case $1 in
-	-accel) accel=$2; shift ;;
+	-accel) accel=${2%%,*}; shift ;;
 	-chardev) [[ $2 == pipe,*path=* ]] && mon=${2##*path=} && mon=${mon%%,*}; shift ;;
 	-serial) con=${2#file:}; shift ;;
 	esac

@@ -42,6 +42,8 @@ VM_MEM=${VHNET_VM_MEM:-2048}
 VM_SMP=${VHNET_VM_SMP:-2}
 # The VM's CPU model (tools/vm/ab.sh: qemu64,+svm,+npt for nested KVM).
 VM_CPU=${VHNET_VM_CPU:-max}
+# TCG's threading: multi (a host thread per vCPU) or single (round-robin).
+VM_TCG_THREAD=${VHNET_VM_TCG_THREAD:-multi}
 # A VM whose console stays silent this long is dead (guest-run.sh prints
 # a sign of life every 60 s).
 VM_SILENCE=${VHNET_VM_SILENCE:-300}
@@ -473,9 +475,11 @@ vm_boot() {
 	cat "$out/monitor.out" >"$out/monitor.log" &
 	local cat_pid=$!
 	vm_accel_init
+	local accel=$VM_ACCEL
+	[ "$VM_ACCEL" != tcg ] || accel=tcg,thread=$VM_TCG_THREAD
 	VM_QEMU_MON=$out/monitor \
 	vm_qemu_watched "$VM_TIMEOUT" "$VM_SILENCE" "$out/qemu.log" "$out/console.log" \
-		-machine q35 -accel "$VM_ACCEL" -cpu "$VM_CPU" \
+		-machine q35 -accel "$accel" -cpu "$VM_CPU" \
 		-smp "$VM_SMP" -m "$VM_MEM" \
 		-nographic -monitor none -serial "file:$out/console.log" \
 		-chardev "pipe,id=mon0,path=$out/monitor" -mon chardev=mon0,mode=readline \
