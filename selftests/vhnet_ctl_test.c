@@ -87,7 +87,9 @@ static_assert(VIRTIO_F_NOTIFY_ON_EMPTY == 24, "VIRTIO_F_NOTIFY_ON_EMPTY");
 			 BIT64(VIRTIO_NET_F_MRG_RXBUF) |		\
 			 BIT64(VHOST_NET_F_VIRTIO_NET_HDR) |		\
 			 BIT64(VHOST_F_LOG_ALL) |			\
+			 BIT64(VIRTIO_F_ACCESS_PLATFORM) |		\
 			 BIT64(VIRTIO_F_RING_RESET))
+#define VHNET_BACKEND_FEATURES	BIT64(VHOST_BACKEND_F_IOTLB_MSG_V2)
 
 /* ---------------------------------------------------------------------- */
 /* Small utilities                                                          */
@@ -711,10 +713,10 @@ TEST(unowned_allowed_ioctls)
 	EXPECT_EQ(VHNET_FEATURES, val);
 	val = ~0ULL;
 	ASSERT_EQ(0, get_u64(fd, VHOST_GET_BACKEND_FEATURES, &val));
-	EXPECT_EQ(0ULL, val);
+	EXPECT_EQ(VHNET_BACKEND_FEATURES, val);
 	EXPECT_EQ(0, set_u64(fd, VHOST_SET_BACKEND_FEATURES, 0));
 	for (bit = 0; bit < 64; bit++)
-		EXPECT_EQ(EOPNOTSUPP,
+		EXPECT_EQ(VHNET_BACKEND_FEATURES & BIT64(bit) ? 0 : EOPNOTSUPP,
 			  set_u64(fd, VHOST_SET_BACKEND_FEATURES, BIT64(bit)))
 			TH_LOG("backend feature bit %d", bit);
 	/* None of this must have created a worker or taken ownership. */
@@ -1050,7 +1052,7 @@ TEST_F(owned, get_features_exact_no_garbage)
 
 	memset(buf, 0xa5, sizeof(buf));
 	ASSERT_EQ(0, get_u64(self->fd, VHOST_GET_BACKEND_FEATURES, buf));
-	EXPECT_EQ(0ULL, buf[0]);
+	EXPECT_EQ(VHNET_BACKEND_FEATURES, buf[0]);
 	EXPECT_EQ(0xa5a5a5a5a5a5a5a5ULL, buf[1]) TH_LOG("wrote past a __u64");
 }
 
@@ -1083,12 +1085,14 @@ TEST_F(owned, backend_features)
 	int bit;
 
 	ASSERT_EQ(0, get_u64(self->fd, VHOST_GET_BACKEND_FEATURES, &val));
-	EXPECT_EQ(0ULL, val);
+	EXPECT_EQ(VHNET_BACKEND_FEATURES, val);
 	EXPECT_EQ(0, set_u64(self->fd, VHOST_SET_BACKEND_FEATURES, 0));
 	for (bit = 0; bit < 64; bit++)
-		EXPECT_EQ(EOPNOTSUPP,
+		EXPECT_EQ(VHNET_BACKEND_FEATURES & BIT64(bit) ? 0 : EOPNOTSUPP,
 			  set_u64(self->fd, VHOST_SET_BACKEND_FEATURES, BIT64(bit)))
 			TH_LOG("backend feature bit %d", bit);
+	EXPECT_EQ(0, set_u64(self->fd, VHOST_SET_BACKEND_FEATURES,
+			     VHNET_BACKEND_FEATURES));
 	EXPECT_EQ(EOPNOTSUPP, set_u64(self->fd, VHOST_SET_BACKEND_FEATURES, ~0ULL));
 }
 

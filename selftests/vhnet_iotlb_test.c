@@ -172,16 +172,38 @@ static bool in_range(__u64 a, __u64 start, __u64 len)
 	return a >= start && a - start < len;
 }
 
-/* Whether @iova is in a ring of queue @q or in the buffer page. */
-static bool expected_iova(struct _test_data_iotlb *self, unsigned int q,
-			  __u64 iova)
+/* Whether @iova is in a ring of either queue or in the buffer page. */
+static bool expected_iova(struct _test_data_iotlb *self, __u64 iova)
 {
-	const struct fg_vq *vq = &self->dev.vq[q];
+	unsigned int q;
 
-	return in_range(iova, vq->desc_gpa, fg_vring_desc_size(RING_NUM)) ||
-	       in_range(iova, vq->avail_gpa, fg_vring_avail_size(RING_NUM)) ||
-	       in_range(iova, vq->used_gpa, fg_vring_used_size(RING_NUM)) ||
-	       in_range(iova, self->buf, BUF_LEN);
+	for (q = 0; q < 2; q++) {
+		const struct fg_vq *vq = &self->dev.vq[q];
+
+		if (in_range(iova, vq->desc_gpa, fg_vring_desc_size(RING_NUM)) ||
+		    in_range(iova, vq->avail_gpa, fg_vring_avail_size(RING_NUM)) ||
+		    in_range(iova, vq->used_gpa, fg_vring_used_size(RING_NUM)))
+			return true;
+	}
+	return in_range(iova, self->buf, BUF_LEN);
+}
+
+/* Answer misses until none comes for 200 ms; how many, or -errno. */
+static int drain_misses(struct _test_data_iotlb *self)
+{
+	struct vhost_msg_v2 m;
+	int n = 0, ret;
+
+	while (!(ret = fg_iotlb_read(&self->dev, &m, 200))) {
+		ret = fg_iotlb_send(&self->dev, VHOST_IOTLB_UPDATE,
+				    m.iotlb.iova & ~(FG_IOTLB_PAGE - 1),
+				    FG_IOTLB_PAGE, VHOST_ACCESS_RW);
+		if (ret)
+			return ret;
+		if (++n > 64)
+			return -ELOOP;
+	}
+	return ret == -ETIMEDOUT ? n : ret;
 }
 
 static long long misses(void)
@@ -203,7 +225,7 @@ TEST_F(iotlb, tx_waits_for_miss_answer_then_sends)
 	EXPECT_EQ(VHOST_IOTLB_MSG_V2, m.type);
 	EXPECT_EQ(VHOST_IOTLB_MISS, m.iotlb.type);
 	EXPECT_EQ(VHOST_ACCESS_RO, m.iotlb.perm);
-	EXPECT_TRUE(expected_iova(self, FG_TXQ, m.iotlb.iova))
+	EXPECT_TRUE(expected_iova(self, m.iotlb.iova))
 		TH_LOG("miss at 0x%llx", (unsigned long long)m.iotlb.iova);
 	/* Unanswered, the queue makes no progress. */
 	fg_sleep_ms(200);
@@ -215,8 +237,6 @@ TEST_F(iotlb, tx_waits_for_miss_answer_then_sends)
 	ASSERT_LE(0, n) TH_LOG("serving misses: %s", strerror(-n));
 	EXPECT_EQ(1U, w.cookie);
 	TH_LOG("%d more misses answered", n);
-	/* The rest of the rings and the buffer missed too. */
-	EXPECT_LE(1, n);
 	/* Mapped now: the next frame goes without a miss. */
 	post_tx(_metadata, self, 2);
 	memset(&w, 0, sizeof(w));
@@ -351,14 +371,17 @@ TEST_F(iotlb, unanswered_miss_does_not_spin)
 	struct vhost_msg_v2 m;
 	long long busy;
 	struct timespec t0, t1;
+	char worker[32];
 	int i;
 
+	snprintf(worker, sizeof(worker), "%s-%d", variant->dev ? "vhost" : "vhnet",
+		 getpid());
 	post_tx(_metadata, self, 1);
 	ASSERT_EQ(0, fg_iotlb_read(&self->dev, &m, WAIT_MS));
 	/* Kicks keep coming; the miss stays unanswered. */
 	for (i = 0; i < 100; i++)
 		fg_vq_kick_force(&self->dev.vq[FG_TXQ]);
-	busy = fg_worker_busy_ns(getpid(), 500);
+	busy = fg_thread_busy_ns(worker, 500);
 	ASSERT_LE(0, busy);
 	TH_LOG("worker busy %lld us of 500 ms", busy / 1000);
 	EXPECT_GT(50LL * 1000 * 1000, busy);
@@ -373,6 +396,7 @@ TEST_F(iotlb, unanswered_miss_does_not_spin)
 TEST_F(iotlb, miss_message_fully_initialised)
 {
 	struct vhost_msg_v2 m, want;
+	struct used_wait w;
 	__u64 bf = 0;
 
 	memset(&m, 0xa5, sizeof(m));
@@ -393,6 +417,11 @@ TEST_F(iotlb, miss_message_fully_initialised)
 	ASSERT_EQ(0, fg_iotlb_send(&self->dev, VHOST_IOTLB_UPDATE,
 				   m.iotlb.iova & ~(FG_IOTLB_PAGE - 1),
 				   FG_IOTLB_PAGE, VHOST_ACCESS_RW));
+	ASSERT_LE(0, serve_until_used(self, FG_TXQ, VHOST_ACCESS_RO, &w));
+	/* A fresh miss: the buffer's translation goes, the next frame needs it. */
+	ASSERT_EQ(0, fg_iotlb_send(&self->dev, VHOST_IOTLB_INVALIDATE, self->buf,
+				   FG_IOTLB_PAGE, 0));
+	post_tx(_metadata, self, 2);
 	memset(&m, 0xa5, sizeof(m));
 	ASSERT_EQ(0, fg_iotlb_read(&self->dev, &m, WAIT_MS));
 	want.type = VHOST_IOTLB_MSG;
@@ -406,8 +435,13 @@ TEST_F(iotlb, idle_device_has_nothing_to_read)
 	struct pollfd p = { .fd = self->dev.fd, .events = POLLIN | POLLOUT };
 	struct vhost_msg_v2 m;
 
-	ASSERT_EQ(1, poll(&p, 1, 0));
-	EXPECT_EQ(POLLOUT, p.revents & (POLLIN | POLLOUT));
+	/* What the attach itself looked up is answered first. */
+	ASSERT_LE(0, drain_misses(self));
+	ASSERT_LE(0, poll(&p, 1, 0));
+	EXPECT_EQ(0, p.revents & POLLIN);
+	/* vhnet: always writable (in-tree reports nothing). */
+	if (!variant->dev)
+		EXPECT_EQ(POLLOUT, p.revents & POLLOUT);
 	ASSERT_EQ(0, fcntl(self->dev.fd, F_SETFL, O_NONBLOCK));
 	EXPECT_EQ(-1, read(self->dev.fd, &m, sizeof(m)));
 	EXPECT_EQ(EAGAIN, errno);
@@ -449,6 +483,7 @@ static const char *break_msg(struct vhost_msg_v2 *m, unsigned int kind,
 		return "IOVA range that wraps";
 	case 9:
 		m->iotlb.uaddr = ~0ULL - 0xfff;
+		m->iotlb.size = 0x2000;
 		return "uaddr range that wraps";
 	case 10:
 		m->iotlb.type = VHOST_IOTLB_INVALIDATE;

@@ -259,7 +259,7 @@ int vhnet_vq_map_rings(struct vhnet_vq *vq)
 
 	if (vq->rings_ready)
 		return 0;
-	if (vq->broken || !vq->addr_set)
+	if (!vq->addr_set)
 		return -EIO;
 	if (!vhnet_iotlb_on(vq)) {
 		vq->desc = (struct vring_desc __user *)(uintptr_t)vq->desc_addr;

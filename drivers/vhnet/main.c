@@ -568,14 +568,18 @@ static long vhnet_set_backend(struct vhnet_dev *dev, unsigned int cmd,
 					  vhnet_iotlb_on(vq));
 		if (ret)
 			goto err;
-		/* All that can fail, before the old backend goes. */
-		ret = vhnet_vq_map_rings(vq);
-		if (!ret)
-			ret = vhnet_vq_read_used_idx(vq, &used_idx);
-		else if (ret == -ENOENT)
-			ret = 0;	/* IOTLB miss: read once mapped */
-		else
-			ret = -EFAULT;
+		/*
+		 * All that can fail, before the old backend goes. Under the
+		 * IOTLB the rings are mapped, and used->idx read, by the
+		 * first pass (which may have to wait for a miss's answer).
+		 */
+		if (vhnet_iotlb_on(vq)) {
+			vq->rings_ready = false;
+		} else {
+			ret = vhnet_vq_map_rings(vq);
+			if (!ret)
+				ret = vhnet_vq_read_used_idx(vq, &used_idx);
+		}
 		if (ret)
 			goto err;
 	}

@@ -126,7 +126,12 @@ void vhnet_handle_rx(struct vhnet_work *work)
 
 	mutex_lock(&vq->mutex);
 	t0 = ktime_get_ns();
-	if (!vq->sock || vq->broken || vhnet_vq_map_rings(vq))
+	if (!vq->sock || vq->broken)
+		goto out;
+	/* Rings not mapped yet (IOTLB): nothing to map them for until a frame. */
+	if (!vq->rings_ready && vhnet_sock_peek_len(vq->sock) <= 0)
+		goto out;
+	if (vhnet_vq_map_rings(vq))
 		goto out;
 	/* vq->features may change under SET_FEATURES: read it locked. */
 	mergeable = vhnet_has(vq, VIRTIO_NET_F_MRG_RXBUF);

@@ -49,6 +49,8 @@ long long fg_task_cpu_ns(pid_t tid);
  * @ms milliseconds, in ns; -1 if there is no such worker.
  */
 long long fg_worker_busy_ns(pid_t owner, unsigned int ms);
+/* The same for the lowest-tid thread whose comm is @name. */
+long long fg_thread_busy_ns(const char *name, unsigned int ms);
 
 /* One field of /proc/meminfo in kB, or -1. */
 long fg_meminfo_kb(const char *key);

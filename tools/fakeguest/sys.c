@@ -45,11 +45,8 @@ static ssize_t fg_read_text(const char *path, char *buf, size_t len)
 	return n;
 }
 
-/*
- * Call @fn for each thread named vhnet-<@owner>: a kthread, or a thread
- * of the owner on kernels whose worker is a vhost_task. Returns the count.
- */
-static int fg_for_workers(pid_t owner, int (*fn)(pid_t tid, void *arg),
+/* Call @fn for each thread whose comm is @name; returns the count. */
+static int fg_for_threads(const char *name, int (*fn)(pid_t tid, void *arg),
 			  void *arg)
 {
 	char want[32], path[600], comm[64];
@@ -57,7 +54,7 @@ static int fg_for_workers(pid_t owner, int (*fn)(pid_t tid, void *arg),
 	DIR *dir, *tdir;
 	int n = 0, ret = 0;
 
-	snprintf(want, sizeof(want), "vhnet-%d\n", (int)owner);
+	snprintf(want, sizeof(want), "%s\n", name);
 	dir = opendir("/proc");
 	if (!dir)
 		return -errno;
@@ -83,6 +80,19 @@ static int fg_for_workers(pid_t owner, int (*fn)(pid_t tid, void *arg),
 	}
 	closedir(dir);
 	return ret < 0 ? ret : n;
+}
+
+/*
+ * Call @fn for each thread named vhnet-<@owner>: a kthread, or a thread
+ * of the owner on kernels whose worker is a vhost_task. Returns the count.
+ */
+static int fg_for_workers(pid_t owner, int (*fn)(pid_t tid, void *arg),
+			  void *arg)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "vhnet-%d", (int)owner);
+	return fg_for_threads(name, fn, arg);
 }
 
 static int fg_pin_one(pid_t tid, void *arg)
@@ -235,12 +245,12 @@ long long fg_task_cpu_ns(pid_t tid)
 	return (long long)((ut + st) * (1000000000ULL / hz));
 }
 
-long long fg_worker_busy_ns(pid_t owner, unsigned int ms)
+long long fg_thread_busy_ns(const char *name, unsigned int ms)
 {
 	long long a, b;
-	pid_t tid;
+	pid_t tid = 0;
 
-	if (fg_worker_count(owner, &tid) < 1)
+	if (fg_for_threads(name, fg_lowest_tid, &tid) < 1)
 		return -1;
 	a = fg_task_cpu_ns(tid);
 	fg_sleep_ms(ms);
@@ -248,6 +258,14 @@ long long fg_worker_busy_ns(pid_t owner, unsigned int ms)
 	if (a < 0 || b < 0)
 		return -1;
 	return b - a;
+}
+
+long long fg_worker_busy_ns(pid_t owner, unsigned int ms)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "vhnet-%d", (int)owner);
+	return fg_thread_busy_ns(name, ms);
 }
 
 long fg_meminfo_kb(const char *key)
