@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# check.sh [--all|--quick|--debug]
+# check.sh [--all|--quick|--debug|--6.1|--6.12]
 #
 # First line: the VM accelerator and why (vm_accel_init in lib.sh). Then,
 # on the host, lint (tools/lint.sh) and the harness's own test
 # (tools/vm/harness_test.sh), one [host] block, skipped with VHNET_ONLY.
-# For every supported kernel (--quick: 6.12 only): build vhnet.ko with W=1
+# For every supported kernel (--quick or --6.12: 6.12 only; --6.1: 6.1 only): build vhnet.ko with W=1
 # and the selftests, boot a VM, run the selftests in it, collect the TAP.
 # --debug: the debug kernel only (tools/vm/debug-kernel.sh builds it once;
 # KASAN, lockdep, kmemleak, UBSAN, debug objects), no [host] block, every
@@ -32,7 +32,8 @@ case ${1:---all} in
 --all) set_name=all ;;
 --quick) set_name=quick ;;
 --debug) set_name=debug ;;
-*) vm_die "usage: $0 [--all|--quick|--debug]" ;;
+--6.1|--6.12) set_name=${1#--} ;;
+*) vm_die "usage: $0 [--all|--quick|--debug|--6.1|--6.12]" ;;
 esac
 if [ $set_name = debug ]; then
 	# Everything runs several times slower under the checkers: 100000
