@@ -83,6 +83,23 @@ static void vhnet_iotlb_miss(struct vhnet_vq *vq, u64 iova, u8 perm)
 	wake_up_interruptible_poll(&vq->dev->iotlb_wait, EPOLLIN | EPOLLRDNORM);
 }
 
+/*
+ * The translation holding @iova, or NULL after reporting a miss for an
+ * access of @perm. The caller holds iotlb_lock.
+ */
+static struct vhnet_iotlb_map *vhnet_iotlb_find(struct vhnet_vq *vq, u64 iova,
+						u8 perm)
+{
+	struct interval_tree_node *node;
+
+	node = interval_tree_iter_first(&vq->dev->iotlb, iova, iova);
+	if (!node) {
+		vhnet_iotlb_miss(vq, iova, perm);
+		return NULL;
+	}
+	return container_of(node, struct vhnet_iotlb_map, it);
+}
+
 /* The guest-physical address of a uaddr range in one memory region. */
 static u64 vhnet_mem_gpa_of(const struct vhnet_mem *mem, u64 uaddr, u64 len)
 {
@@ -118,17 +135,13 @@ static int vhnet_iotlb_translate(struct vhnet_vq *vq, u64 iova, u64 len,
 		return -EFAULT;
 	spin_lock(&dev->iotlb_lock);
 	while (len) {
-		struct interval_tree_node *node;
-		struct vhnet_iotlb_map *m;
+		struct vhnet_iotlb_map *m = vhnet_iotlb_find(vq, iova, perm);
 		u64 chunk, uaddr;
 
-		node = interval_tree_iter_first(&dev->iotlb, iova, iova);
-		if (!node) {
-			vhnet_iotlb_miss(vq, iova, perm);
+		if (!m) {
 			ret = -ENOENT;
 			break;
 		}
-		m = container_of(node, struct vhnet_iotlb_map, it);
 		if ((m->perm & perm) != perm) {
 			ret = -EACCES;
 			break;
@@ -207,16 +220,12 @@ static int vhnet_iotlb_map_part(struct vhnet_vq *vq, u64 iova, u64 size,
 	/* Each turn takes a different translation: at most iotlb_entries. */
 	while (done < size) {
 		u64 at = iova + done, u, chunk;
-		struct interval_tree_node *node;
-		struct vhnet_iotlb_map *m;
+		struct vhnet_iotlb_map *m = vhnet_iotlb_find(vq, at, perm);
 
-		node = interval_tree_iter_first(&dev->iotlb, at, at);
-		if (!node) {
-			vhnet_iotlb_miss(vq, at, perm);
+		if (!m) {
 			ret = -ENOENT;
 			break;
 		}
-		m = container_of(node, struct vhnet_iotlb_map, it);
 		u = m->uaddr + (at - m->it.start);
 		if ((m->perm & perm) != perm) {
 			why = "ring mapping lacks the access it needs";
