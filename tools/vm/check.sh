@@ -35,7 +35,7 @@ case ${1:---all} in
 --6.1|--6.12) set_name=${1#--} ;;
 *) vm_die "usage: $0 [--all|--quick|--debug|--6.1|--6.12]" ;;
 esac
-if [ $set_name = debug ]; then
+if [ "$set_name" = debug ]; then
 	# Everything runs several times slower under the checkers: 100000
 	# frames each way took ~100 s per vhnet_data_test case, 118 cases.
 	export VHNET_TEST_TIMEOUT=${VHNET_TEST_TIMEOUT:-2700}
@@ -83,7 +83,7 @@ host_checks() {
 }
 
 kernels=()
-if [ $set_name = debug ]; then
+if [ "$set_name" = debug ]; then
 	vm_msg "==== [debug] tools/vm/debug-kernel.sh (log: $VM_BUILD/debug/build.log)"
 	if k=$("$VM_TOP/tools/vm/debug-kernel.sh") && [ -n "$k" ]; then
 		kernels=("$k")
@@ -96,7 +96,7 @@ else
 	want=1
 	[ "$set_name" = all ] && want=2
 fi
-if [ $set_name != debug ] && [ "${#kernels[@]}" -lt "$want" ]; then
+if [ "$set_name" != debug ] && [ "${#kernels[@]}" -lt "$want" ]; then
 	vm_msg "check: expected $want supported kernel(s), found: ${kernels[*]:-none} (make deps)"
 	total_fail=$((total_fail + 1))
 	summaries+=("missing kernels: FAILED (found: ${kernels[*]:-none})")
@@ -237,7 +237,7 @@ check_kernel() {
 			k_failure "kernel problems in the guest log"
 		fi
 		# The debug kernel's leak check (guest-run.sh).
-		if [ $set_name = debug ] && [ ! -f "$res/kmemleak.txt" ]; then
+		if [ "$set_name" = debug ] && [ ! -f "$res/kmemleak.txt" ]; then
 			k_failure "no kmemleak report ($res/kmemleak.txt)"
 		elif [ -s "$res/kmemleak.txt" ]; then
 			leaks=$(grep -c '^unreferenced object' "$res/kmemleak.txt")
@@ -264,7 +264,7 @@ check_kernel() {
 
 # (Not when iterating on a few selftests; make check runs them, not
 # make check-debug.)
-[ -n "${VHNET_ONLY:-}" ] || [ $set_name = debug ] || host_checks
+[ -n "${VHNET_ONLY:-}" ] || [ "$set_name" = debug ] || host_checks
 for k in "${kernels[@]}"; do
 	check_kernel "$k"
 done
