@@ -31,6 +31,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,7 @@ struct fuzz {
 	__u8 *log;		/* a dirty log for any table near MEM_GPA */
 	__u64 offered;
 	unsigned long calls, iter, closes, forks, tap_deletes, findings;
+	unsigned long iotlb_msgs, iotlb_ok, iotlb_misses;
 	unsigned int max_close_ms;
 	long slab_before;	/* after the warm-up */
 	struct fg_slab_use *caches;
@@ -533,6 +535,61 @@ static void one_ioctl(struct fuzz *f, unsigned int i)
 		f->owner[i] = 0;
 }
 
+/*
+ * One IOTLB message written to slot @i, mostly well formed, mapping parts
+ * of the fuzz memory (whose addresses the rings and buffers use); and, if
+ * one is pending, a MISS read back. A write succeeds whole (72 bytes) or
+ * fails with an errno of the contract, EPERM whenever the caller is not
+ * the owner; a MISS is a MISS.
+ */
+static void one_iotlb(struct fuzz *f, unsigned int i)
+{
+	struct pollfd p = { .fd = f->dev[i], .events = POLLIN };
+	static const __u64 sizes[] = { 1, 0x1000, 0x10000, MEM_SIZE, 0 };
+	struct vhost_msg_v2 m;
+	size_t len = sizeof(m);
+	ssize_t n;
+	pid_t me = getpid();
+
+	memset(&m, 0, sizeof(m));
+	m.type = pick(f, 8) ? VHOST_IOTLB_MSG_V2 : pick(f, 4);
+	m.asid = pick(f, 16) ? 0 : pick(f, 4);
+	m.iotlb.type = pick(f, 4) ? VHOST_IOTLB_UPDATE + pick(f, 2) : pick(f, 8);
+	m.iotlb.iova = pick(f, 4) ? some_addr(f, 0x1000) : rnd64(f);
+	m.iotlb.size = pick(f, 8) ? sizes[pick(f, ARRAY_SIZE(sizes))] : rnd64(f);
+	m.iotlb.uaddr = pick(f, 4) ? some_addr(f, 0x1000) : rnd64(f);
+	m.iotlb.perm = pick(f, 8) ? 1 + pick(f, 3) : pick(f, 256);
+	if (!pick(f, 32))
+		len = pick(f, sizeof(m) + 8);
+	n = write(f->dev[i], &m, len);
+	f->iotlb_msgs++;
+	if (n >= 0) {
+		f->iotlb_ok++;
+		if (n != (ssize_t)sizeof(m))
+			finding(f, "IOTLB write of %zu bytes returned %zd", len, n);
+		else if (f->owner[i] != me)
+			finding(f, "IOTLB write accepted from a non-owner");
+	} else if (!errno_allowed(errno) || errno == ENOTTY) {
+		finding(f, "IOTLB write failed with %s", strerror(errno));
+	} else if (f->owner[i] != me && errno != EPERM && errno != EINVAL) {
+		finding(f, "IOTLB write from a non-owner: %s, not EPERM",
+			strerror(errno));
+	}
+	if (poll(&p, 1, 0) != 1 || !(p.revents & POLLIN))
+		return;
+	memset(&m, 0xa5, sizeof(m));
+	n = read(f->dev[i], &m, sizeof(m));
+	if (n < 0 && errno == EAGAIN)
+		return;	/* answered meanwhile */
+	if (n != (ssize_t)sizeof(m) || m.iotlb.type != VHOST_IOTLB_MISS ||
+	    (m.type != VHOST_IOTLB_MSG && m.type != VHOST_IOTLB_MSG_V2) ||
+	    m.asid || m.iotlb.size || m.iotlb.uaddr)
+		finding(f, "IOTLB read: %zd bytes, type %u, IOTLB type %u", n,
+			m.type, m.iotlb.type);
+	else
+		f->iotlb_misses++;
+}
+
 static void close_slot(struct fuzz *f, unsigned int i)
 {
 	unsigned long t0 = now_ms(), ms;
@@ -670,6 +727,8 @@ static void one_step(struct fuzz *f)
 
 		for (n = 0; n < 256; n++)
 			p[n] = fg_rng_next(&f->rng);
+	} else if (r < 75) {
+		one_iotlb(f, i);
 	} else if (r < 80) {
 		/* A broadcast frame for the devices on tap0 to receive. */
 		static const __u8 frame[64] = { 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -893,6 +952,8 @@ TEST_F_TIMEOUT(fuzz, ioctl_sequences, 3000)
 		       f->calls, now_ms() - t0);
 	ksft_print_msg("%lu closes (longest %u ms), %lu forks, %lu taps deleted\n",
 		       f->closes, f->max_close_ms, f->forks, f->tap_deletes);
+	ksft_print_msg("IOTLB: %lu messages written, %lu taken; %lu misses read\n",
+		       f->iotlb_msgs, f->iotlb_ok, f->iotlb_misses);
 	print_hist(f);
 	ksft_print_msg("findings: %lu\n", f->findings);
 	EXPECT_EQ(0, f->findings);
