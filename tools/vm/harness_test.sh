@@ -18,6 +18,9 @@
 #              ... one every half second: the first of 200 s or more is 208 s)
 #   hung       silent, but its monitor (-chardev pipe) answers "info
 #              registers -a" with two vCPUs, one halted
+#   lostipi    a soft lockup in smp_call_function_many_cond on CPU#1 for
+#              200 s, the other vCPU halted with interrupts on in the
+#              monitor's dump (STANDIN_HLT=0: running, not halted)
 # Every bound below is far above what a working harness needs and far
 # below the default VM timeout (2100 s). Needs an installed kernel (make
 # deps) for vm_boot's initramfs; runs no real VM. make check runs it.
@@ -84,12 +87,21 @@ lockup)
 		echo "[ $t.0] watchdog: BUG: soft lockup - CPU#1 stuck for ${t}s! [qemu-system-x86:161]" >>"$con"
 		sleep 0.5
 	done ;;
-hung)
+hung|lostipi)
 	[ -n "$mon" ] || exec sleep 300
+	if [ "$mode" = lostipi ]; then
+		{
+			echo 'vm: [400.00s] vhnet_a_test exited with status 0'
+			for ((t = 22; t <= 208; t += 26)); do
+				echo "[  $((600 + t)).000000] watchdog: BUG: soft lockup - CPU#1 stuck for ${t}s! [kworker/1:1:40]"
+				echo "[  $((600 + t)).000100] RIP: 0010:smp_call_function_many_cond+0x12e/0x3c0"
+			done
+		} >"$con"
+	fi
 	exec 3<>"$mon.in" 4<>"$mon.out"
 	while read -r line <&3; do
 		[[ $line == "info registers -a"* ]] || continue
-		printf 'CPU#0\r\nRIP=ffffffff81000123 RFL=00000246 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=1\r\n' >&4
+		printf 'CPU#0\r\nRIP=ffffffff81000123 RFL=00000246 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=%s\r\n' "${STANDIN_HLT:-1}" >&4
 		printf 'CPU#1\r\nRIP=ffffffffc0002010 RFL=00000202 [-------] CPL=0 II=0 A20=1 SMM=0 HLT=0\r\n' >&4
 	done ;;
 esac
@@ -134,7 +146,7 @@ choose() {
 }
 
 echo "TAP version 13"
-echo "1..37"
+echo "1..40"
 
 # --- the accelerator choice ---------------------------------------------
 choose VHNET_KVM_DEV="$tmp/no-such-kvm"
@@ -239,6 +251,18 @@ printf 'ffffffffc0002000 t vhnet_worker\t[vhnet]\n' >"$out/results/kallsyms.mod"
 boot VHNET_ACCEL=tcg STANDIN_TCG=hung VHNET_VM_SILENCE=4
 [ $rc = 125 ] && [[ $why == "no console output for "*"[vCPUs: CPU#0 at default_idle+0x123 (hlt); CPU#1 at vhnet_worker+0x10 [vhnet]]" ]]
 ok $? "vm_boot: a hung guest's report names where each vCPU is, from its monitor and kallsyms"
+boot VHNET_ACCEL=tcg STANDIN_TCG=lostipi VHNET_VM_SILENCE=30
+line=$(vm_lost_ipi "$out")
+diag "vm_lost_ipi: ${line:-nothing}"
+[ $rc = 125 ] && [ "$line" = "lost IPI at 600 s: CPU#1 waited in smp_call_function_many_cond+0x12e/0x3c0, the other vCPUs halted with interrupts on" ]
+ok $? "vm_lost_ipi: a cross-call that a halted vCPU with interrupts on never took"
+echo 0 >"$out/results/vhnet_a_test.rc"
+echo 'ok 1 a' >"$out/results/vhnet_a_test.tap"
+vm_flaw_retry_ok "$out" >/dev/null
+ok $? "vm_flaw_retry_ok: a lost IPI after passing tests allows a retry"
+boot VHNET_ACCEL=tcg STANDIN_TCG=lostipi STANDIN_HLT=0 VHNET_VM_SILENCE=30
+! vm_lost_ipi "$out" >/dev/null && ! vm_flaw_retry_ok "$out" >/dev/null
+ok $? "vm_lost_ipi: not when the other vCPU was running (it may have had interrupts off)"
 rm -rf "$out/results"
 
 boot STANDIN_KVM=kvm-error STANDIN_TCG=marker
@@ -372,5 +396,5 @@ cp "$tmp/int3-cc.console" "$tmp/flaw/console.log"
 ! vm_flaw_retry_ok "$tmp/flaw" >/dev/null
 ok $? "vm_flaw_retry_ok: only for vm_stale_int3"
 
-[ "$n" = 37 ] || diag "ran $n of 37 planned cases"
+[ "$n" = 40 ] || diag "ran $n of 40 planned cases"
 [ $failed = 0 ]

@@ -27,7 +27,10 @@
 #   vm_first_oops FILE          the first oops: what, when, where, modules
 #   vm_stale_int3 FILE          whether the first kernel problem is a trap on
 #                               an int3 that is not in memory (an emulator flaw)
-#   vm_flaw_retry_ok OUT        whether a test VM that died of that may run
+#   vm_lost_ipi OUT             whether a test VM was killed in a cross-call
+#                               that a halted vCPU never took (an emulator
+#                               flaw)
+#   vm_flaw_retry_ok OUT        whether a test VM that died of either may run
 #                               again: no test had failed by then
 #
 # A kernel's output directory OUT (normally build/<kver>) holds src/,
@@ -560,17 +563,64 @@ vm_stale_int3() {	# CONSOLE
 		}' "$1"
 }
 
-# A test VM (OUT: console.log, results/) that died of vm_stale_int3 may
-# boot again only if nothing had failed by then: no setup failure, and
+# vm_lost_ipi OUT: whether the test VM in OUT (console.log, monitor.log
+# from vm_cpu_dump) was killed waiting in a cross-call that a halted vCPU
+# never took. Its first kernel problem is a soft lockup whose RIP is in
+# smp_call_function_many_cond, smp_call_function_single or csd_lock_wait,
+# and in every register dump the monitor gave, every other vCPU is halted
+# (HLT=1) with interrupts enabled (IF, 0x200 in RFL): a CPU like that takes
+# an IPI whatever the kernel or a module did, so the emulator lost it.
+# Prints "lost IPI at T s: CPU#N waited in SYM" (T: the lockup's start).
+vm_lost_ipi() {	# OUT
+	local out=$1 first
+	[ -s "$out/monitor.log" ] || return 1
+	first=$(tr -d '\r' <"$out/console.log" | awk -v bad="$VM_BAD_RE" '
+		$0 ~ bad && !p { p = $0; next }
+		p && /RIP: / { sub(/.*RIP: [0-9]+:/, ""); print p "\t" $1; exit }
+		p && /(Oops|Kernel panic|Call Trace|soft lockup)/ { exit }')
+	awk -F'\t' '
+		$1 ~ /soft lockup - CPU#[0-9]+ stuck for [0-9]+s/ &&
+		$2 ~ /^(smp_call_function_many_cond|smp_call_function_single|csd_lock_wait)\+/ {
+			t = $1; sub(/^\[ */, "", t); sub(/\].*/, "", t)
+			c = $1; sub(/.*CPU#/, "", c); sub(/ .*/, "", c)
+			d = $1; sub(/.*stuck for /, "", d); sub(/s.*/, "", d)
+			printf "%s %s %s %s\n", t - d, c, $2, t
+			found = 1
+		}
+		END { exit !found }' <<<"$first" >"$out/lost-ipi.tmp" || {
+		rm -f "$out/lost-ipi.tmp"
+		return 1
+	}
+	local t cpu sym
+	read -r t cpu sym _ <"$out/lost-ipi.tmp"
+	rm -f "$out/lost-ipi.tmp"
+	tr -d '\r' <"$out/monitor.log" | awk -v stuck="CPU#$cpu" '
+		/^CPU#[0-9]+/ { c = $1; next }
+		/^RIP=/ && c != "" {
+			if (c == stuck) { next }
+			rfl = $2; sub(/RFL=/, "", rfl)
+			v = 0
+			for (i = 1; i <= length(rfl); i++)
+				v = v * 16 + index("0123456789abcdef", tolower(substr(rfl, i, 1))) - 1
+			halted = $0 ~ /HLT=1/ && int(v / 512) % 2 == 1
+			n++; if (!halted) bad++
+		}
+		END { exit !(n > 0 && !bad) }' || return 1
+	echo "lost IPI at $t s: CPU#$cpu waited in $sym, the other vCPUs halted with interrupts on"
+}
+
+# A test VM (OUT: console.log, results/) that died of vm_stale_int3 or
+# vm_lost_ipi may boot again only if nothing had failed by then: no setup failure, and
 # every test that ended before the trap (guest-run.sh's "vm: [Ts] NAME
 # exited with status R" lines) exited 0 with no failed case. What ran
 # after the trap, the test it interrupted included, is the trap's doing.
 vm_flaw_retry_ok() {	# OUT
 	local out=$1 sig t x name
-	sig=$(vm_stale_int3 "$out/console.log") || return 1
+	sig=$(vm_stale_int3 "$out/console.log") || sig=$(vm_lost_ipi "$out") ||
+		return 1
 	[ ! -s "$out/results/setup-failures" ] || return 1
-	t=${sig#int3 at }
-	t=${t%% s in *}
+	t=${sig#* at }
+	t=${t%% s*}
 	while read -r x name; do
 		awk -v x="$x" -v t="$t" 'BEGIN { exit !(x + 0 < t + 0) }' || continue
 		[ "$(cat "$out/results/$name.rc" 2>/dev/null)" = 0 ] || return 1
