@@ -12,7 +12,15 @@
 #                      the per-round ratios: rounds are interleaved)
 #   results.md         the same as Markdown tables, with the setup
 #   bench-<kver>.png   one panel per metric (gnuplot), via .dat and .gp
-# Prints the paths it wrote.
+#   ratios.txt         the ratio lines (below)
+# and the same for the real guests of OUT/results/real-raw.csv
+# (tools/bench/real-guest.sh), if any. Prints the paths it wrote, then one
+# line per metric and comparison, last:
+#   ratio vhnet/in-tree tx64 1.42 [1.31, 1.55] win kernel=K rounds=N
+# the median of the per-round ratios and its 95 % bootstrap confidence
+# interval; "win" or "loss" only if the interval excludes 1 (for latencies
+# and CPU per packet, lower is better), else "parity"; fewer than
+# $min_rounds rounds: "too-few-rounds".
 use strict;
 use warnings;
 use POSIX qw(strftime);
@@ -79,6 +87,49 @@ sub fmt {
 	return sprintf('%.3f', $v);
 }
 
+my $min_rounds = 5;
+my $boot_n = 2000;
+
+# Per-round ratios NUM/DEN (hashes round => value) over the rounds both
+# have: (median, CI low, CI high, rounds); a bootstrap of the median,
+# seeded, so that a report is reproducible.
+sub ratio_ci {
+	my ($num, $den) = @_;
+	my @r = map { $num->{$_} / $den->{$_} }
+		grep { defined $den->{$_} && $den->{$_} != 0 } keys %$num;
+	return (undef, undef, undef, 0) unless @r;
+	srand(1);
+	my @meds;
+	for (1 .. $boot_n) {
+		push @meds, median(map { $r[int(rand(@r))] } @r);
+	}
+	@meds = sort { $a <=> $b } @meds;
+	return (median(@r), $meds[int(0.025 * $boot_n)],
+		$meds[int(0.975 * $boot_n) - 1], scalar @r);
+}
+
+sub verdict {
+	my ($lo, $hi, $n, $lower_better) = @_;
+	return 'n/a' unless defined $lo;
+	return 'too-few-rounds' if $n < $min_rounds;
+	return $lower_better ? 'win' : 'loss' if $hi < 1;
+	return $lower_better ? 'loss' : 'win' if $lo > 1;
+	return 'parity';
+}
+
+my @ratio_lines;
+
+# The table cell of a ratio; records its ratio line.
+sub ratio_cell {
+	my ($what, $metric, $kver, $num, $den, $lower_better) = @_;
+	my ($m, $lo, $hi, $n) = ratio_ci($num, $den);
+	return 'n/a' unless defined $m;
+	my $v = verdict($lo, $hi, $n, $lower_better);
+	push @ratio_lines, sprintf('ratio %s %s %.2f [%.2f, %.2f] %s kernel=%s rounds=%d',
+	    $what, $metric, $m, $lo, $hi, $v, $kver, $n);
+	return sprintf('%.2f [%.2f, %.2f] %s', $m, $lo, $hi, $v);
+}
+
 sub kv {
 	my ($file) = @_;
 	my %h;
@@ -95,12 +146,109 @@ my (@raw_lines, $raw_header, @csv, @md);
 push @csv, join(',', 'kernel', 'metric', 'unit',
 		(map { ("${_}_median", "${_}_min", "${_}_max", "${_}_rounds") }
 		 @impls),
-		'memcpy_gbps', 'vhnet_over_vhost_net', 'vhnet_over_vhost_net_min',
-		'vhnet_over_vhost_net_max', 'vhnet_over_userspace',
-		'vhnet_over_userspace_min', 'vhnet_over_userspace_max');
+		'memcpy_gbps', 'vhnet_over_vhost_net', 'vhnet_over_vhost_net_ci_lo',
+		'vhnet_over_vhost_net_ci_hi', 'vhnet_over_userspace',
+		'vhnet_over_userspace_ci_lo', 'vhnet_over_userspace_ci_hi');
 my $date = strftime('%Y-%m-%d %H:%M UTC', gmtime);
 push @md, "# vhnet benchmark ($date)", '';
 my @written;
+
+# --- Real guests (tools/bench/real-guest.sh) --------------------------
+# metric => [raw metric, column, unit, title, lower is better, CPU row]
+my @real_metrics = (
+	['guest-tcp-h2g', 'tcp-h2g', 'value', 'Gbit/s', 'TCP VM to guest, 1 stream', 0, 1],
+	['guest-tcp-g2h', 'tcp-g2h', 'value', 'Gbit/s', 'TCP guest to VM, 1 stream', 0, 1],
+	['guest-tcp4-h2g', 'tcp4-h2g', 'value', 'Gbit/s', 'TCP VM to guest, 4 streams, 2 queues', 0, 1],
+	['guest-tcp4-g2h', 'tcp4-g2h', 'value', 'Gbit/s', 'TCP guest to VM, 4 streams, 2 queues', 0, 1],
+	['guest-udp64-h2g', 'udp64-h2g', 'value', 'kpps', 'UDP 64 B VM to guest, received', 0, 1],
+	['guest-udp64-g2h', 'udp64-g2h', 'value', 'kpps', 'UDP 64 B guest to VM, received', 0, 1],
+	['guest-rr-p50', 'rr', 'value', 'us', 'UDP ping-pong 64 B, p50', 1, 1],
+	['guest-rr-p99', 'rr', 'value2', 'us', 'UDP ping-pong 64 B, p99', 1, 0],
+	['guest-rrbp-p50', 'rrbp', 'value', 'us', 'ping-pong p50, device busy polling 50 us', 1, 1],
+	['guest-rrbp-p99', 'rrbp', 'value2', 'us', 'ping-pong p99, device busy polling 50 us', 1, 0],
+);
+my @real_md;
+
+sub cell {
+	my @v = @_;
+	return 'n/a' unless @v;
+	my ($lo, $hi) = minmax(@v);
+	return fmt(median(@v)) . ' (' . fmt($lo) . '-' . fmt($hi) . ')';
+}
+
+sub real_section {
+	my ($out) = @_;
+	my $file = "$out/results/real-raw.csv";
+	open(my $fh, '<', $file) or return;
+	my $hdr = <$fh>;
+	return unless defined $hdr;
+	chomp $hdr;
+	my @cols = split /,/, $hdr;
+	my (%by, $kver, %accel);
+	while (my $line = <$fh>) {
+		chomp $line;
+		next unless $line;
+		my %r;
+		@r{@cols} = split /,/, $line, -1;
+		$kver = $r{kernel};
+		$accel{$r{accel}} = 1;
+		my $i = $r{impl} eq 'user' ? 'userspace' : $r{impl};
+		for my $c ('value', 'value2', 'worker_ns_per_pkt', 'guest_irq_per_s') {
+			$by{$r{metric}}{$c}{$i}{$r{round}} = $r{$c}
+				if defined $r{$c} && $r{$c} ne '';
+		}
+	}
+	close($fh);
+	return unless $kver;
+	push @real_md, "## Real guests, kernel $kver", '',
+		'A Debian guest (its own virtio_net) under nested ' .
+		join('/', map { uc } sort keys %accel) . ' in the benchmark VM, ' .
+		'2 vCPUs, 2 queue pairs; iperf3 and sockperf servers in the guest, ' .
+		'the clients in the VM. vhost=off is QEMU\'s own virtio-net. ' .
+		'Cells: median (min-max) over the rounds; ratios: median of the ' .
+		'per-round ratios [95 % bootstrap interval] and the verdict. ' .
+		'Worker CPU: ns of the device threads (vhnet-PID, vhost-PID) per ' .
+		'packet through the tap. Guest interrupts: its virtio-net ' .
+		'vectors per second.', '',
+		'| metric | unit | vhnet | in-tree vhost-net | vhost=off | vhnet / in-tree | vhnet / vhost=off | worker ns/pkt vhnet | worker ns/pkt in-tree | CPU vhnet / in-tree | guest irq/s vhnet | in-tree | vhost=off |',
+		'|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+	for my $m (@real_metrics) {
+		my ($name, $raw, $col, $unit, $title, $lower, $cpu) = @$m;
+		my $v = $by{$raw}{$col} // {};
+		next unless %$v;
+		my @c = map { cell(values %{$v->{$_} // {}}) }
+			('vhnet', 'vhost-net', 'userspace');
+		push @c, ratio_cell('vhnet/in-tree', $name, $kver,
+		    $v->{vhnet} // {}, $v->{'vhost-net'} // {}, $lower);
+		push @c, ratio_cell('vhnet/vhost-off', $name, $kver,
+		    $v->{vhnet} // {}, $v->{userspace} // {}, $lower);
+		my $w = $by{$raw}{worker_ns_per_pkt} // {};
+		my $q = $by{$raw}{guest_irq_per_s} // {};
+		if ($cpu) {
+			push @c, map { cell(values %{$w->{$_} // {}}) } ('vhnet', 'vhost-net');
+			(my $cname = $name) =~ s/-p50$//;
+			push @c, ratio_cell('vhnet/in-tree', "$cname-cpu", $kver,
+			    $w->{vhnet} // {}, $w->{'vhost-net'} // {}, 1);
+			push @c, map { cell(values %{$q->{$_} // {}}) }
+				('vhnet', 'vhost-net', 'userspace');
+		} else {
+			push @c, ('') x 6;
+		}
+		push @real_md, "| $title | $unit | " . join(' | ', @c) . ' |';
+		push @csv, join(',', $kver, $name, $unit,
+			(map {
+				my @x = values %{$v->{$_} // {}};
+				my ($lo, $hi) = minmax(@x);
+				(fmt2(median(@x)), fmt2($lo), fmt2($hi), scalar @x)
+			} @impls), '',
+			map {
+				my ($r, $lo, $hi) = ratio_ci($v->{vhnet} // {}, $v->{$_} // {});
+				(fmt2($r), fmt2($lo), fmt2($hi))
+			} ('vhost-net', 'userspace'));
+	}
+	push @real_md, '';
+}
+
 
 for my $out (@outs) {
 	my $file = "$out/results/bench-raw.csv";
@@ -123,6 +271,7 @@ for my $out (@outs) {
 		    $r{dropped}, $r{seconds}] if $r{offered};
 	}
 	close($fh);
+	real_section($out);
 	next unless $kver;
 	my %g = kv("$out/results/bench-guest.txt");
 	my %h = kv("$out/results/bench-host.txt");
@@ -146,8 +295,9 @@ for my $out (@outs) {
 		"- VM time: $h{vm_seconds} s",
 		'',
 		'Each cell: median (min-max) over the rounds. Ratios: median of ' .
-		'vhnet over median of the other (min-max of the per-round ' .
-		'ratios, rounds being interleaved).',
+		'the per-round ratios (rounds are interleaved) [95 % bootstrap ' .
+		'confidence interval] and the verdict: win or loss only if the ' .
+		'interval excludes 1.',
 		'',
 		'| metric | unit | vhnet | in-tree vhost-net | userspace loop | limit | vhnet / in-tree | vhnet / userspace |',
 		'|---|---|---|---|---|---|---|---|';
@@ -164,26 +314,18 @@ for my $out (@outs) {
 			$med{$i} = median(@v);
 			($lo{$i}, $hi{$i}) = minmax(@v);
 		}
-		my @ratio;
+		my (@ratio, @rcells);
+		my $lower = $col =~ /_us$/;
 		for my $o ('vhost-net', 'userspace') {
-			my @rr;
-			for my $rd (keys %{$byround{vhnet}}) {
-				my $d = $byround{$o}{$rd};
-				push @rr, $byround{vhnet}{$rd} / $d if $d;
-			}
-			my ($a, $b) = minmax(@rr);
-			my $r = defined $med{vhnet} && $med{$o} ?
-				$med{vhnet} / $med{$o} : undef;
-			push @ratio, [$r, $a, $b];
+			my $what = $o eq 'vhost-net' ? 'vhnet/in-tree' : 'vhnet/userspace';
+			push @rcells, ratio_cell($what, $name, $kver,
+			    $byround{vhnet}, $byround{$o} // {}, $lower);
+			push @ratio, [ratio_ci($byround{vhnet}, $byround{$o} // {})];
 		}
 		my @cells = map {
 			defined $med{$_} ? fmt($med{$_}) . ' (' . fmt($lo{$_}) .
 			'-' . fmt($hi{$_}) . ')' : 'n/a'
 		} @impls;
-		my @rcells = map {
-			defined $_->[0] ? sprintf('%.2f (%.2f-%.2f)', $_->[0],
-			    $_->[1] // 0, $_->[2] // 0) : 'n/a'
-		} @ratio;
 		push @md, "| $title | $unit | " . join(' | ', @cells, @rcells) .
 			' |';
 		push @csv, join(',', $kver, $name, $unit,
@@ -299,7 +441,10 @@ open(my $cfh, '>', "$dir/results.csv") or die "$dir/results.csv: $!\n";
 print $cfh join("\n", @csv), "\n";
 close($cfh);
 open(my $mfh, '>', "$dir/results.md") or die "$dir/results.md: $!\n";
-print $mfh join("\n", @md), "\n";
+print $mfh join("\n", @md, @real_md), "\n";
 close($mfh);
+open(my $rafh, '>', "$dir/ratios.txt") or die "$dir/ratios.txt: $!\n";
+print $rafh map { "$_\n" } @ratio_lines;
+close($rafh);
 print "$_\n" for ("$dir/results.md", "$dir/results.csv", "$dir/raw.csv",
-		 @written);
+		 "$dir/ratios.txt", @written, @ratio_lines);

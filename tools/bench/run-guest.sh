@@ -10,7 +10,9 @@
 #   kernel,metric,round,<the columns of vhnet_bench -H>
 # Every run's stderr goes to OUT/results/bench.err; a failed run leaves no
 # CSV line but one in OUT/results/bench-failures.
-# With BENCH_PROFILE=1 it then records perf profiles (OUT/results/perf-*).
+# Then the real-guest section (tools/bench/real-guest.sh) unless
+# BENCH_REAL=0. With BENCH_PROFILE=1 it then records perf profiles
+# (OUT/results/perf-*).
 set -u
 
 out=$1
@@ -84,6 +86,7 @@ fi
 [ -s "$raw" ] || echo "kernel,metric,round,$("$BENCH_BIN" -H -i limit -t memcpy -d 0 | head -1)" >"$raw"
 t0=$SECONDS
 for metric in $BENCH_METRICS; do
+	[ "$metric" = none ] && continue
 	metric_args "$metric" >/dev/null || { say "unknown metric $metric"; continue; }
 	say "$metric"
 	for round in $(seq 1 "$BENCH_ROUNDS"); do
@@ -97,6 +100,12 @@ for metric in $BENCH_METRICS; do
 	done
 done
 say "measurements done in $((SECONDS - t0))s"
+
+# Real guests, unless BENCH_REAL=0 (tools/bench/real-guest.sh).
+if [ "${BENCH_REAL:-1}" != 0 ]; then
+	"$(dirname "$0")/real-guest.sh" "$out" ||
+		echo "real-guest.sh exited with status $?" >>"$res/bench-failures"
+fi
 
 [ "$BENCH_PROFILE" = 1 ] && "$(dirname "$0")/profile-guest.sh" "$out"
 exit 0

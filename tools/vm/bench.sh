@@ -12,8 +12,15 @@
 #   BENCH_WARMUP         seconds before measuring (default 0.5)
 #   BENCH_METRICS        subset of: tx64 rx64 tx1500 rx1500 txgso rxgso
 #                        ping pingbp (ping-pong with the device busy-polling
-#                        50 us; vhnet and vhost-net only) memcpy
+#                        50 us; vhnet and vhost-net only) memcpy; or none
 #   BENCH_IMPLS          subset of: vhnet vhost-net userspace limit
+#   BENCH_REAL           0: no real-guest section (tools/bench/real-guest.sh:
+#                        a Debian guest through vhnet, vhost-net and
+#                        vhost=off, under nested KVM where it works)
+#   BENCH_REAL_ROUNDS    its rounds (default 8)
+#   BENCH_REAL_SECONDS   seconds per iperf3 or sockperf run (default 2)
+#   BENCH_REAL_METRICS   subset of: tcp-h2g tcp-g2h tcp4-h2g tcp4-g2h
+#                        udp64-h2g udp64-g2h rr rrbp
 #   BENCH_PROFILE        1 (default): perf profiles after the measurements
 #   BENCH_CMD            debugging: run this in the guest instead (its
 #                        output: <out>/results/bench-cmd.out)
@@ -24,6 +31,8 @@
 set -uo pipefail
 # shellcheck source=tools/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=tools/vm/nested.sh
+. "$(dirname "$0")/nested.sh"
 
 # The whole script is one brace group that ends in exit: bash reads it
 # completely before running any of it, so editing this file while a run
@@ -59,6 +68,12 @@ for kver in "${kernels[@]}"; do
 		failed=1
 		continue
 	fi
+	if [ "${BENCH_REAL:-1}" != 0 ]; then
+		vm_msg "bench: [$kver] building the real guests' initramfs"
+		NESTED_FLAVOR=bench nested_initramfs "$(nested_kver "$kver")" "$out" \
+			>"$out/nested.log" 2>&1 ||
+			{ cat "$out/nested.log"; vm_die "nested guest initramfs failed"; }
+	fi
 	rm -rf "$out/results"
 	mkdir -p "$out/results"
 	# Inside OUT: the guest sees only that share of the host's /tmp.
@@ -71,6 +86,10 @@ for kver in "${kernels[@]}"; do
 		echo "BENCH_PROFILE=${BENCH_PROFILE:-1}"
 		[ -z "${BENCH_METRICS:-}" ] || echo "BENCH_METRICS='$BENCH_METRICS'"
 		[ -z "${BENCH_IMPLS:-}" ] || echo "BENCH_IMPLS='$BENCH_IMPLS'"
+		echo "BENCH_REAL=${BENCH_REAL:-1}"
+		[ -z "${BENCH_REAL_ROUNDS:-}" ] || echo "BENCH_REAL_ROUNDS=$BENCH_REAL_ROUNDS"
+		[ -z "${BENCH_REAL_SECONDS:-}" ] || echo "BENCH_REAL_SECONDS=$BENCH_REAL_SECONDS"
+		[ -z "${BENCH_REAL_METRICS:-}" ] || echo "BENCH_REAL_METRICS='$BENCH_REAL_METRICS'"
 		[ -z "${BENCH_CMD:-}" ] || printf 'BENCH_CMD=%q\n' "$BENCH_CMD"
 	} >"$out/bench.conf"
 	{

@@ -34,6 +34,8 @@ pkgs=(
 	perl sparse shellcheck
 	# make bench: plots, profiles in the guest
 	gnuplot-nox linux-perf
+	# make bench, real guests: the servers in the guest, the clients in the VM
+	iperf3 sockperf
 )
 # tools/vm/debug-kernel.sh
 [ $debug = 0 ] || pkgs+=(flex bison bc libelf-dev libssl-dev)

@@ -396,5 +396,56 @@ cp "$tmp/int3-cc.console" "$tmp/flaw/console.log"
 ! vm_flaw_retry_ok "$tmp/flaw" >/dev/null
 ok $? "vm_flaw_retry_ok: only for vm_stale_int3"
 
-[ "$n" = 40 ] || diag "ran $n of 40 planned cases"
+# --- tools/bench/report.pl: ratios, intervals and verdicts ---------------
+# real-raw.csv lines; ROUNDS rounds; vhnet's value per round from VH, the
+# in-tree's from IT, vhost=off's 1 (awk expressions of r, the round).
+real_raw() {	# DIR METRIC ROUNDS VH IT
+	mkdir -p "$1/results"
+	echo "kernel,metric,round,impl,test" >"$1/results/bench-raw.csv"
+	[ -s "$1/results/real-raw.csv" ] ||
+		echo "kernel,metric,round,impl,value,value2,worker_ns_per_pkt,guest_irq_per_s,packets,seconds,accel" \
+			>"$1/results/real-raw.csv"
+	local r vh it
+	for r in $(seq 1 "$3"); do
+		vh=$(awk -v r="$r" "BEGIN { print $4 }")
+		it=$(awk -v r="$r" "BEGIN { print $5 }")
+		echo "k,$2,$r,vhnet,$vh,$vh,$(awk "BEGIN { print 100 * $vh }"),9,99,3,kvm"
+		echo "k,$2,$r,vhost-net,$it,$it,$(awk "BEGIN { print 100 * $it }"),9,99,3,kvm"
+		echo "k,$2,$r,user,1,1,,9,99,3,kvm"
+	done >>"$1/results/real-raw.csv"
+}
+ratio_of() {	# DIR WHAT METRIC: its ratio line, less the kernel and rounds
+	"$top/tools/bench/report.pl" "$1" "$1" 2>&1 |
+		sed -n "s#^ratio $2 $3 \(.*\) kernel=.*#\1#p"
+}
+rt=$tmp/report
+real_raw "$rt/a" tcp-h2g 15 "1.2 + (r % 3) / 100" "1.0 + (r % 2) / 100"
+[[ $(ratio_of "$rt/a" vhnet/in-tree guest-tcp-h2g) == 1.2*" win" ]]
+ok $? "report.pl: 20 % more in every round of 15 is a win ($(ratio_of "$rt/a" vhnet/in-tree guest-tcp-h2g))"
+real_raw "$rt/b" tcp-h2g 15 "r % 2 ? 1.3 : 0.8" "1"
+[[ $(ratio_of "$rt/b" vhnet/in-tree guest-tcp-h2g) == *"] parity" ]]
+ok $? "report.pl: ratios that swing either side of 1 are parity, not a win ($(ratio_of "$rt/b" vhnet/in-tree guest-tcp-h2g))"
+real_raw "$rt/c" rr 15 "40 + r % 3" "50 + r % 2"
+[[ $(ratio_of "$rt/c" vhnet/in-tree guest-rr-p50) == 0.8*" win" ]] &&
+	[[ $(ratio_of "$rt/c" vhnet/vhost-off guest-rr-p50) == 4*" loss" ]] &&
+	[[ $(ratio_of "$rt/c" vhnet/in-tree guest-rr-cpu) == 0.8*" win" ]]
+ok $? "report.pl: a lower latency and CPU per packet win, a higher latency loses"
+real_raw "$rt/d" tcp-g2h 4 "2" "1"
+[[ $(ratio_of "$rt/d" vhnet/in-tree guest-tcp-g2h) == 2.00*" too-few-rounds" ]]
+ok $? "report.pl: no verdict from 4 rounds ($(ratio_of "$rt/d" vhnet/in-tree guest-tcp-g2h))"
+mkdir -p "$rt/e/results"
+{
+	echo "kernel,metric,round,impl,test,len,gso,seconds,frames,bytes,pps,gbps,p50_us,p99_us"
+	for r in $(seq 1 9); do
+		echo "k,tx64,$r,vhnet,tx,64,0,2,1,1,$((1300 + r)),0.1,,"
+		echo "k,tx64,$r,vhost-net,tx,64,0,2,1,1,$((1000 + r)),0.1,,"
+		echo "k,tx64,$r,userspace,tx,64,0,2,1,1,$((2000 + r)),0.1,,"
+	done
+} >"$rt/e/results/bench-raw.csv"
+[[ $(ratio_of "$rt/e" vhnet/in-tree tx64) == 1.30*" win" ]] &&
+	[[ $(ratio_of "$rt/e" vhnet/userspace tx64) == 0.65*" loss" ]] &&
+	[ "$("$top/tools/bench/report.pl" "$rt/e" "$rt/e" | tail -1 | cut -d' ' -f1)" = ratio ]
+ok $? "report.pl: the fake-guest rows get ratio lines too, printed last"
+
+[ "$n" = 45 ] || diag "ran $n of 45 planned cases"
 [ $failed = 0 ]

@@ -19,13 +19,17 @@
 #   mq      2 queue pairs (ethtool -L combined 2), say "mqready", wait for
 #           the host's go (a connection on nport+7), then four streams
 #           from nhost:nport+3 to +6 at once, two pinned to each vCPU
+#   serve   the benchmark's servers (tools/bench/real-guest.sh): every
+#           queue pair in use, iperf3 -s on nport+4, sockperf server (UDP)
+#           on nport+5, /proc/interrupts to whoever connects to nport+8;
+#           then "serving"
 #
 # Every result goes to the console as one line "nested: WHAT key=value...";
 # after the steps "nested: done", then the guest waits for a connection on
 # port nport+2 (the host's word that it has seen enough) and powers off.
 
 /bin/busybox --install -s /bin
-export PATH=/bin:/usr/sbin
+export PATH=/bin:/usr/sbin:/usr/bin
 
 say() { echo "nested: $*"; }
 
@@ -169,6 +173,17 @@ step_mq() {
 	say "mq ok=$ok combined=$(channels) md5=${sums#,}"
 }
 
+step_serve() {
+	local ok=1
+	[ "$(channels)" = "$(nproc)" ] || ethtool -L eth0 combined "$(nproc)" || ok=0
+	iperf3 -s -D -p $((port + 4)) || ok=0
+	sockperf server -i 0.0.0.0 -p $((port + 5)) --daemonize >/dev/null 2>&1 || ok=0
+	while :; do
+		nc -l -p $((port + 8)) -e cat /proc/interrupts </dev/null >/dev/null 2>&1
+	done &
+	say "serving ok=$ok combined=$(channels) cpus=$(nproc)"
+}
+
 say "boot $(uname -r)"
 # A sign of life: the host takes a guest silent for minutes for dead.
 while sleep 30; do say alive; done &
@@ -186,7 +201,7 @@ fi
 
 for s in $(echo "$steps" | tr , ' '); do
 	case $s in
-	ping|rx|tx|reload|resize|mq) "step_$s" ;;
+	ping|rx|tx|reload|resize|mq|serve) "step_$s" ;;
 	rxslow) step_rx slow ;;
 	*) say "unknown step $s" ;;
 	esac

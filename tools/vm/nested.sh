@@ -11,7 +11,10 @@
 #                               random data.bin the guest receives and echoes
 #                               and, if KVER can boot that way, the
 #                               uncompressed OUT/nested/vmlinux; KVER (an
-#                               installed kernel) in OUT/nested/kver
+#                               installed kernel) in OUT/nested/kver;
+#                               with NESTED_FLAVOR=bench the image is
+#                               initramfs-bench.img and also holds iperf3
+#                               and sockperf (make bench)
 # In the test VM:
 #   nested_unload_vhost_net     remove the in-tree vhost_net (and vhost, ...)
 #   nested_start NAME IDX STEPS [DEVICE-OPTIONS]
@@ -49,7 +52,7 @@
 #   nested_result NAME WHAT [N] that (Nth) line's "key=value..." part
 #   nested_value LINE KEY       one value of such a line
 #   nested_sink_wait NAME SECS  wait until the host has all the guest sent
-#   nested_worker PID           thread ids named vhnet-PID
+#   nested_worker PID [PREFIX]  thread ids named vhnet-PID (PREFIX-PID)
 #   nested_holds_vhnet PID      whether PID has /dev/vhnet open
 #   nested_stats PID            vhnet's debugfs counters of owner PID
 #   nested_dev_packets PID      "RX TX" packets, a line per vhnet device of PID
@@ -70,6 +73,9 @@ NESTED_MEM=${VHNET_NESTED_MEM:-128}
 # the guest panicked in early boot ("IO-APIC + timer doesn't work").
 NESTED_CMDLINE="console=ttyS0 panic=-1 loglevel=5 edd=off cryptomgr.notests mitigations=off tsc=reliable no_timer_check"
 NESTED_PORT0=5001
+# The initramfs nested_initramfs builds and nested_start boots: "" (the
+# tests') or bench (the real-guest benchmark's, with its servers).
+NESTED_FLAVOR=${NESTED_FLAVOR:-}
 # For comparisons: the in-tree vhost-net, or QEMU's own virtio-net.
 NESTED_BACKEND=${VHNET_NESTED_BACKEND:-vhnet}
 # The accelerator of the guests nested_start starts: tcg, or kvm (nested
@@ -119,7 +125,8 @@ nested_initramfs() {
 		gcc -O2 -Wall -Wextra -o "$dir/tapfds" "$VM_TOP/tools/vm/tapfds.c" || return 1
 	nested_vmlinux "$kver" "$dir/vmlinux" ||
 		echo "nested: booting the compressed /boot/vmlinuz-$kver"
-	VM_INITRAMFS_BINS=ethtool vm_busybox_initramfs "$dir/initramfs.img" \
+	VM_INITRAMFS_BINS="ethtool${NESTED_FLAVOR:+ iperf3 sockperf}" \
+		vm_busybox_initramfs "$dir/initramfs${NESTED_FLAVOR:+-$NESTED_FLAVOR}.img" \
 		"$VM_TOP/tools/vm/nested-init.sh" "$kver" virtio_pci virtio_net
 }
 
@@ -234,7 +241,7 @@ nested_start() {
 	# The test VM's kernel unless build-module.sh chose another one.
 	kver=$(cat "$NESTED_OUT/nested/kver" 2>/dev/null) || kver=$(uname -r)
 	tap=tap$idx net=10.0.$((idx + 2)) port=$((NESTED_PORT0 + 10 * idx))
-	img=$NESTED_OUT/nested/initramfs.img
+	img=$NESTED_OUT/nested/initramfs${NESTED_FLAVOR:+-$NESTED_FLAVOR}.img
 	kernel=$NESTED_OUT/nested/vmlinux
 	[ -f "$kernel" ] || kernel=/boot/vmlinuz-$kver
 	NESTED_IDX[$name]=$idx
@@ -448,11 +455,13 @@ nested_sink_wait() {
 }
 
 # (No command per thread: forks are slow in a TCG guest under load.)
+# nested_worker PID [PREFIX]: threads named PREFIX-PID (default vhnet; the
+# in-tree vhost-net's are vhost-PID).
 nested_worker() {
 	local f c
 	for f in /proc/[0-9]*/task/[0-9]*/comm; do
 		read -r c 2>/dev/null <"$f" || continue
-		[ "$c" = "vhnet-$1" ] || continue
+		[ "$c" = "${2:-vhnet}-$1" ] || continue
 		f=${f%/comm}
 		echo "${f##*/}"
 	done
