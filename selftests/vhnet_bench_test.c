@@ -112,6 +112,12 @@ TEST_F_TIMEOUT(bench, run, SMOKE_TIMEOUT)
 	}
 	ASSERT_EQ(want, r.frames);
 	ASSERT_EQ(0, r.foreign);
+	/* CPU per frame: of the device's thread; the limits have none. */
+	TH_LOG("device thread %d: %.0f ns per frame", r.worker, r.dev_ns);
+	if (c.impl == FG_BENCH_LIMIT)
+		ASSERT_LT(r.dev_ns, 0);
+	else
+		ASSERT_GT(r.dev_ns, 0);
 }
 
 TEST_HARNESS_MAIN

@@ -266,7 +266,8 @@ for my $out (@outs) {
 		@r{@cols} = split /,/, $line;
 		$kver = $r{kernel};
 		push @{$val{$r{metric}}{$r{impl}}{$_}}, [$r{round}, $r{$_}]
-			for qw(pps gbps p50_us p99_us);
+			for grep { defined $r{$_} && $r{$_} ne '' }
+			    qw(pps gbps p50_us p99_us dev_ns);
 		push @{$offered{$r{metric}}{$r{impl}}}, [$r{pps}, $r{offered},
 		    $r{dropped}, $r{seconds}] if $r{offered};
 	}
@@ -299,8 +300,8 @@ for my $out (@outs) {
 		'confidence interval] and the verdict: win or loss only if the ' .
 		'interval excludes 1.',
 		'',
-		'| metric | unit | vhnet | in-tree vhost-net | userspace loop | limit | vhnet / in-tree | vhnet / userspace |',
-		'|---|---|---|---|---|---|---|---|';
+		'| metric | unit | vhnet | in-tree vhost-net | userspace loop | limit | vhnet / in-tree | vhnet / userspace | device CPU ns/frame vhnet | in-tree | userspace | CPU vhnet / in-tree |',
+		'|---|---|---|---|---|---|---|---|---|---|---|---|';
 
 	my (@dat, @panels);
 	for my $m (@metrics) {
@@ -326,8 +327,33 @@ for my $out (@outs) {
 			defined $med{$_} ? fmt($med{$_}) . ' (' . fmt($lo{$_}) .
 			'-' . fmt($hi{$_}) . ')' : 'n/a'
 		} @impls;
-		push @md, "| $title | $unit | " . join(' | ', @cells, @rcells) .
-			' |';
+		# A limit that an implementation beats bounds nothing.
+		if (defined $med{limit}) {
+			my @beat = grep {
+				defined $med{$_} && ($lower ? $med{$_} < $med{limit} :
+						     $med{$_} > $med{limit})
+			} ('vhnet', 'vhost-net', 'userspace');
+			$cells[3] .= ' **invalid: beaten by ' . join(', ', @beat) .
+				'**' if @beat;
+			push @ratio_lines, "limit-invalid $name kernel=$kver beaten-by=" .
+				join(',', @beat) if @beat;
+		}
+		# Device CPU per frame (not again for the p99 rows).
+		my @ccells = ('') x 4;
+		if ($name !~ /99/) {
+			my (%cr);
+			for my $i ('vhnet', 'vhost-net', 'userspace') {
+				$cr{$i}{$_->[0]} = $_->[1]
+					for @{$val{$raw}{$i}{dev_ns} // []};
+			}
+			(my $cname = $name) =~ s/50//;
+			@ccells = ((map { cell(values %{$cr{$_}}) }
+				    ('vhnet', 'vhost-net', 'userspace')),
+				   ratio_cell('vhnet/in-tree', "$cname-cpu", $kver,
+				       $cr{vhnet}, $cr{'vhost-net'}, 1));
+		}
+		push @md, "| $title | $unit | " . join(' | ', @cells, @rcells,
+			@ccells) . ' |';
 		push @csv, join(',', $kver, $name, $unit,
 			(map { (fmt2($med{$_}), fmt2($lo{$_}), fmt2($hi{$_}),
 				$n{$_}) } @impls),

@@ -9,10 +9,12 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/if_tun.h>
 
@@ -65,6 +67,8 @@ struct fg_bench {
 	/* PING: id of our echo requests, sequence of the last reply */
 	__u16 ping_id;
 	int ping_seq;
+	/* device thread CPU time when the measured interval began */
+	long long dev_ns_a;
 };
 
 const char *fg_bench_impl_name(enum fg_bench_impl i)
@@ -147,6 +151,21 @@ static int fg_bench_fail(struct fg_bench *b, const char *fmt, ...)
 static long long fg_bench_stat(struct fg_bench *b, const char *stat)
 {
 	return fg_if_stat(b->ifname, stat);
+}
+
+/* CPU time the device thread has used so far, ns; -1 if there is none. */
+static long long fg_bench_dev_ns(struct fg_bench *b)
+{
+	struct timespec ts;
+	clockid_t clk;
+
+	if (b->udev_up) {
+		if (pthread_getcpuclockid(b->u.thread, &clk) ||
+		    clock_gettime(clk, &ts))
+			return -1;
+		return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	}
+	return b->r->worker > 0 ? fg_task_cpu_ns(b->r->worker) : -1;
 }
 
 static void fg_bench_wait(struct fg_vq *vq, int ms)
@@ -407,6 +426,7 @@ static int fg_bench_tx(struct fg_bench *b, const __u8 *frame, size_t len,
 	}
 	pk_a = fg_bench_stat(b, "rx_packets");
 	by_a = fg_bench_stat(b, "rx_bytes");
+	b->dev_ns_a = fg_bench_dev_ns(b);
 	t0 = fg_bench_now();
 	t_last = t0;
 	for (;;) {
@@ -434,6 +454,7 @@ static int fg_bench_tx(struct fg_bench *b, const __u8 *frame, size_t len,
 			if (!measuring && now - t0 >= c->warmup) {
 				pk_a = fg_bench_stat(b, "rx_packets");
 				by_a = fg_bench_stat(b, "rx_bytes");
+				b->dev_ns_a = fg_bench_dev_ns(b);
 				t_a = now;
 				measuring = true;
 			}
@@ -547,6 +568,7 @@ static int fg_bench_rx(struct fg_bench *b)
 
 	if (fg_bench_pg_up(b, b->g.mac, c->frames))
 		return -1;
+	b->dev_ns_a = fg_bench_dev_ns(b);
 	t0 = fg_bench_now();
 	t_last = t0;
 	for (;;) {
@@ -568,6 +590,7 @@ static int fg_bench_rx(struct fg_bench *b)
 					return -1;
 				fr_a = b->rx_frames;
 				by_a = b->rx_bytes;
+				b->dev_ns_a = fg_bench_dev_ns(b);
 				t_a = now;
 				measuring = true;
 			}
@@ -825,6 +848,7 @@ static int fg_bench_ping(struct fg_bench *b)
 		free(buf);
 		return fg_bench_fail(b, "out of memory");
 	}
+	b->dev_ns_a = fg_bench_dev_ns(b);
 	t0 = fg_bench_now();
 	t_a = t0;
 	ret = 0;
@@ -837,6 +861,7 @@ static int fg_bench_ping(struct fg_bench *b)
 		now = fg_bench_now();
 		if (!measuring && now - t0 >= c->warmup) {
 			measuring = true;
+			b->dev_ns_a = fg_bench_dev_ns(b);
 			t_a = now;
 			continue;
 		}
@@ -868,6 +893,8 @@ int fg_bench_run(const struct fg_bench_cfg *c, struct fg_bench_result *r)
 	b.c = c;
 	b.r = r;
 	b.tap = -1;
+	b.dev_ns_a = -1;
+	r->dev_ns = -1;
 
 	if (c->test == FG_BENCH_MEMCPY) {
 		if (fg_bench_pin(0, c->guest_cpu))
@@ -911,6 +938,12 @@ int fg_bench_run(const struct fg_bench_cfg *c, struct fg_bench_result *r)
 		break;
 	default:
 		ret = fg_bench_fail(&b, "unknown test %d", c->test);
+	}
+	if (!ret && r->frames && b.dev_ns_a >= 0) {
+		long long ns = fg_bench_dev_ns(&b);
+
+		if (ns >= b.dev_ns_a)
+			r->dev_ns = (double)(ns - b.dev_ns_a) / r->frames;
 	}
 out:
 	free(frame);

@@ -60,6 +60,7 @@ struct fg_bench_result {
 	unsigned long kicks, calls;	/* guest-side notifications */
 	unsigned long foreign;	/* received frames of another size */
 	int worker;		/* device thread id, 0 if none */
+	double dev_ns;		/* device thread CPU ns per frame, -1: none */
 	char note[256];		/* device-side counters, for humans */
 	char err[256];
 };

@@ -435,17 +435,23 @@ real_raw "$rt/d" tcp-g2h 4 "2" "1"
 ok $? "report.pl: no verdict from 4 rounds ($(ratio_of "$rt/d" vhnet/in-tree guest-tcp-g2h))"
 mkdir -p "$rt/e/results"
 {
-	echo "kernel,metric,round,impl,test,len,gso,seconds,frames,bytes,pps,gbps,p50_us,p99_us"
+	echo "kernel,metric,round,impl,test,len,gso,seconds,frames,bytes,pps,gbps,p50_us,p99_us,dev_ns"
 	for r in $(seq 1 9); do
-		echo "k,tx64,$r,vhnet,tx,64,0,2,1,1,$((1300 + r)),0.1,,"
-		echo "k,tx64,$r,vhost-net,tx,64,0,2,1,1,$((1000 + r)),0.1,,"
-		echo "k,tx64,$r,userspace,tx,64,0,2,1,1,$((2000 + r)),0.1,,"
+		echo "k,tx64,$r,vhnet,tx,64,0,2,1,1,$((1300 + r)),0.1,,,$((700 + r))"
+		echo "k,tx64,$r,vhost-net,tx,64,0,2,1,1,$((1000 + r)),0.1,,,$((1000 + r))"
+		echo "k,tx64,$r,userspace,tx,64,0,2,1,1,$((2000 + r)),0.1,,,$((500 + r))"
+		echo "k,tx64,$r,limit,tx,64,0,2,1,1,1500,0.1,,,"
 	done
 } >"$rt/e/results/bench-raw.csv"
 [[ $(ratio_of "$rt/e" vhnet/in-tree tx64) == 1.30*" win" ]] &&
 	[[ $(ratio_of "$rt/e" vhnet/userspace tx64) == 0.65*" loss" ]] &&
 	[ "$("$top/tools/bench/report.pl" "$rt/e" "$rt/e" | tail -1 | cut -d' ' -f1)" = ratio ]
 ok $? "report.pl: the fake-guest rows get ratio lines too, printed last"
+[[ $(ratio_of "$rt/e" vhnet/in-tree tx64-cpu) == 0.70*" win" ]]
+ok $? "report.pl: device CPU per frame, lower is better ($(ratio_of "$rt/e" vhnet/in-tree tx64-cpu))"
+"$top/tools/bench/report.pl" "$rt/e" "$rt/e" 2>/dev/null | grep -qx 'limit-invalid tx64 kernel=k beaten-by=userspace' &&
+	grep -q 'invalid: beaten by userspace' "$rt/e/results.md"
+ok $? "report.pl: a limit that an implementation beats is flagged invalid"
 
-[ "$n" = 45 ] || diag "ran $n of 45 planned cases"
+[ "$n" = 47 ] || diag "ran $n of 47 planned cases"
 [ $failed = 0 ]
