@@ -5,7 +5,9 @@
  * userspace device loop and the bare tap ("limit") -- runs every path of
  * the benchmark in its count-bounded mode and must move exactly the
  * frames it was given: TX frames counted by the tap, pktgen's RX frames
- * by the guest, every echo request answered. No timing is asserted.
+ * by the guest, every echo request answered. The scale mode (many
+ * devices at once) must have every device move frames. No timing is
+ * asserted.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,10 +116,71 @@ TEST_F_TIMEOUT(bench, run, SMOKE_TIMEOUT)
 	ASSERT_EQ(0, r.foreign);
 	/* CPU per frame: of the device's thread; the limits have none. */
 	TH_LOG("device thread %d: %.0f ns per frame", r.worker, r.dev_ns);
-	if (c.impl == FG_BENCH_LIMIT)
+	if (c.impl == FG_BENCH_LIMIT) {
 		ASSERT_LT(r.dev_ns, 0);
-	else
+	} else {
 		ASSERT_GT(r.dev_ns, 0);
+	}
+}
+
+/* impl, test: four devices at once, each in a process of its own */
+FIXTURE(scale) {
+};
+
+FIXTURE_VARIANT(scale) {
+	enum fg_bench_impl impl;
+	enum fg_bench_test test;
+};
+
+FIXTURE_VARIANT_ADD(scale, vhnet_tx) { FG_BENCH_VHNET, FG_BENCH_TX };
+FIXTURE_VARIANT_ADD(scale, vhnet_rx) { FG_BENCH_VHNET, FG_BENCH_RX };
+FIXTURE_VARIANT_ADD(scale, vhost_net_tx) { FG_BENCH_VHOST, FG_BENCH_TX };
+FIXTURE_VARIANT_ADD(scale, vhost_net_rx) { FG_BENCH_VHOST, FG_BENCH_RX };
+
+FIXTURE_SETUP(scale)
+{
+}
+
+FIXTURE_TEARDOWN(scale)
+{
+}
+
+/* Every device moves frames, and the memory per device is measured. */
+TEST_F_TIMEOUT(scale, four, SMOKE_TIMEOUT)
+{
+	const char *dev = getenv("VHNET_DEV");
+	struct fg_bench_scale sc;
+	struct fg_bench_cfg c;
+
+	fg_bench_defaults(&c);
+	c.impl = variant->impl;
+	c.test = variant->test;
+	c.warmup = 0.2;
+	c.seconds = 0.5;
+	c.sock_src = c.test == FG_BENCH_RX;
+	if (dev && *dev)
+		c.vhnet_dev = dev;
+	fg_bench_pick_cpus(&c);
+	ASSERT_EQ(0, fg_bench_scale(&c, 4, &sc)) {
+		TH_LOG("%s", sc.sum.err);
+	}
+	TH_LOG("%s %s x4: %lu frames, %.0f pps (%.0f-%.0f per device), %.0f ns/frame, %.1f kB/device",
+	       fg_bench_impl_name(c.impl), fg_bench_test_name(c.test),
+	       sc.sum.frames, sc.sum.pps, sc.min_pps, sc.max_pps,
+	       sc.sum.dev_ns, sc.mem_kb);
+	ASSERT_GT(sc.min_pps, 0);
+	ASSERT_GE(sc.max_pps, sc.min_pps);
+	ASSERT_GT(sc.sum.dev_ns, 0);
+	ASSERT_NE(-1, sc.mem_kb);
+	if (c.test == FG_BENCH_RX) {
+		ASSERT_GT(sc.sum.offered, 0);
+	}
+	/* Not a scale run: a count, the bare tap. */
+	c.frames = 10;
+	ASSERT_EQ(-1, fg_bench_scale(&c, 2, &sc));
+	c.frames = 0;
+	c.impl = FG_BENCH_LIMIT;
+	ASSERT_EQ(-1, fg_bench_scale(&c, 2, &sc));
 }
 
 TEST_HARNESS_MAIN

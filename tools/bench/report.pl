@@ -63,6 +63,12 @@ my @metrics = (
 	 'ping-pong RTT p50, device busy polling 50 us', 'none'],
 	['rtt99bp', 'pingbp', 'p99_us', 1, 'us',
 	 'ping-pong RTT p99, device busy polling 50 us', 'none'],
+	(map {
+		my ($d, $n) = @$_;
+		["scale$d$n", "scale$d$n", 'pps', 1e-3, 'kpps',
+		 uc($d) . " 64 B, $n device" . ($n > 1 ? 's' : '') .
+		 ' at once, sum', 'none']
+	} (['tx', 1], ['tx', 8], ['tx', 64], ['rx', 1], ['rx', 8], ['rx', 64])),
 );
 
 sub median {
@@ -167,7 +173,7 @@ my @real_metrics = (
 	['guest-rrbp-p50', 'rrbp', 'value', 'us', 'ping-pong p50, device busy polling 50 us', 1, 1],
 	['guest-rrbp-p99', 'rrbp', 'value2', 'us', 'ping-pong p99, device busy polling 50 us', 1, 0],
 );
-my @real_md;
+my (@real_md, @scale_md);
 
 sub cell {
 	my @v = @_;
@@ -267,7 +273,7 @@ for my $out (@outs) {
 		$kver = $r{kernel};
 		push @{$val{$r{metric}}{$r{impl}}{$_}}, [$r{round}, $r{$_}]
 			for grep { defined $r{$_} && $r{$_} ne '' }
-			    qw(pps gbps p50_us p99_us dev_ns);
+			    qw(pps gbps p50_us p99_us dev_ns min_pps max_pps mem_kb);
 		push @{$offered{$r{metric}}{$r{impl}}}, [$r{pps}, $r{offered},
 		    $r{dropped}, $r{seconds}] if $r{offered};
 	}
@@ -381,11 +387,40 @@ for my $out (@outs) {
 			 sprintf('\\nmemcpy, 1 thread: %s Gbit/s', fmt($memcpy)) :
 			 '');
 	}
+	# Many devices: fairness and kernel memory per device.
+	my @scale = grep { $val{$_->[1]} && $_->[0] =~ /^scale/ } @metrics;
+	push @scale_md, '', 'Many devices at once (64 B frames, a fake guest ' .
+		'and tap per device, each in its own process): fairness is the ' .
+		'median over the rounds of min/max pps per device; memory is ' .
+		'kernel memory (settled Slab + VmallocUsed + PageTables) per ' .
+		'device, the fake guest processes\' own included.', '',
+		'| metric | fairness vhnet | fairness in-tree | kB/device vhnet | kB/device in-tree | memory vhnet / in-tree |',
+		'|---|---|---|---|---|---|' if @scale;
+	for my $m (@scale) {
+		my ($name, $raw, $title) = ($m->[0], $m->[1], $m->[5]);
+		my (%fair, %mem);
+		for my $i ('vhnet', 'vhost-net') {
+			my %mx = map { @$_ } @{$val{$raw}{$i}{max_pps} // []};
+			for (@{$val{$raw}{$i}{min_pps} // []}) {
+				my ($rd, $v) = @$_;
+				$fair{$i}{$rd} = $v / $mx{$rd} if $mx{$rd};
+			}
+			$mem{$i}{$_->[0]} = $_->[1] for @{$val{$raw}{$i}{mem_kb} // []};
+		}
+		push @scale_md, "| $title | " . join(' | ',
+			(map { cell(values %{$fair{$_}}) } ('vhnet', 'vhost-net')),
+			(map { cell(values %{$mem{$_}}) } ('vhnet', 'vhost-net')),
+			ratio_cell('vhnet/in-tree', "$name-mem", $kver, $mem{vhnet} // {},
+			    $mem{'vhost-net'} // {}, 1)) . ' |';
+	}
 	push @md, "| memcpy, 1 thread, 64 KiB blocks | Gbit/s | | | | " .
 		(defined $memcpy ? fmt($memcpy) . ' (' . fmt($mcmin) . '-' .
 		 fmt($mcmax) . ')' : 'n/a') . ' | | |';
 	push @csv, join(',', $kver, 'memcpy', 'Gbit/s', ('') x 12,
 			fmt2($memcpy), 'n/a', '', '', '', '', ''), if 0;
+
+	push @md, @scale_md;
+	@scale_md = ();
 
 	# Proof that pktgen outran the guest: what it offered during RX runs.
 	push @md, '', 'RX source (pktgen on its own vCPU) during the RX runs: ' .

@@ -19,8 +19,9 @@ out=$1
 res=$out/results
 # shellcheck source=/dev/null
 . "$out/bench.conf" || { echo "bench: no $out/bench.conf"; exit 1; }
-: "${BENCH_BIN:?}" "${BENCH_ROUNDS:=5}" "${BENCH_SECONDS:=2}"
-: "${BENCH_WARMUP:=0.5}" "${BENCH_METRICS:=tx64 rx64 tx1500 rx1500 txgso rxgso ping pingbp memcpy}"
+: "${BENCH_BIN:?}" "${BENCH_ROUNDS:=15}" "${BENCH_SECONDS:=1}"
+: "${BENCH_WARMUP:=0.3}" "${BENCH_METRICS:=tx64 rx64 tx1500 rx1500 txgso rxgso ping pingbp memcpy scaletx1 scaletx8 scaletx64 scalerx1 scalerx8 scalerx64}"
+: "${BENCH_SCALE_ROUNDS:=5}"
 : "${BENCH_IMPLS:=vhnet vhost-net userspace limit}" "${BENCH_PROFILE:=0}"
 : "${BENCH_RUN_TIMEOUT:=120}"
 
@@ -52,6 +53,8 @@ metric_args() {
 	ping)	echo "ping 64 -p" ;;
 	pingbp)	echo "ping 64 -p -P 50" ;;
 	memcpy)	echo "memcpy 65536" ;;
+	scaletx[0-9]*)	echo "tx 64 -N ${1#scaletx}" ;;
+	scalerx[0-9]*)	echo "rx 64 -N ${1#scalerx}" ;;
 	*)	return 1 ;;
 	esac
 }
@@ -62,6 +65,8 @@ run() {
 	read -r test size opt <<<"$(metric_args "$metric")"
 	# Device busy polling: the two vhost devices only.
 	case $metric-$impl in pingbp-userspace|pingbp-limit) return 0 ;; esac
+	# Many devices: vhnet against the in-tree vhost-net.
+	case $metric-$impl in scale*-userspace|scale*-limit) return 0 ;; esac
 	echo "== $metric round $round $impl" >>"$err"
 	# shellcheck disable=SC2086  # $opt: an optional flag
 	if line=$(timeout -k 5 "$BENCH_RUN_TIMEOUT" "$BENCH_BIN" -i "$impl" \
@@ -89,7 +94,9 @@ for metric in $BENCH_METRICS; do
 	[ "$metric" = none ] && continue
 	metric_args "$metric" >/dev/null || { say "unknown metric $metric"; continue; }
 	say "$metric"
-	for round in $(seq 1 "$BENCH_ROUNDS"); do
+	rounds=$BENCH_ROUNDS
+	case $metric in scale*) rounds=$BENCH_SCALE_ROUNDS ;; esac
+	for round in $(seq 1 "$rounds"); do
 		if [ "$metric" = memcpy ]; then
 			run memcpy "$round" limit
 			continue

@@ -16,6 +16,12 @@
  *          (VHOST_SET_VRING_BUSYLOOP_TIMEOUT; vhnet and vhost-net)
  *   -H     print the CSV header first
  *   -D     vhnet's device node (default $VHNET_DEV or /dev/vhnet)
+ *   -N     DEVICES at once (1-99; TX or RX, time-bounded, not limit),
+ *          each with its own tap and fake guest in a process of its own;
+ *          RX from a sender thread per tap (pktgen's threads are shared).
+ *          Prints the sums, min_pps/max_pps per device and mem_kb: kernel
+ *          memory (settled Slab + VmallocUsed + PageTables) per device,
+ *          the processes' own included, measured once all are set up
  *
  * dev_ns: CPU time of the device's thread (vhnet-PID, vhost-PID, the
  * userspace loop's thread) per frame moved (per round trip for PING) in
@@ -37,7 +43,8 @@
 static const char * const csv_cols[] = {
 	"impl", "test", "len", "gso", "seconds", "frames", "bytes", "pps",
 	"gbps", "p50_us", "p99_us", "min_us", "max_us", "offered", "dropped",
-	"kicks", "calls", "foreign", "worker", "dev_ns",
+	"kicks", "calls", "foreign", "worker", "dev_ns", "devices",
+	"min_pps", "max_pps", "mem_kb",
 };
 
 static void bad_args(void)
@@ -46,8 +53,33 @@ static void bad_args(void)
 		"usage: vhnet_bench [-H] -i vhnet|vhost-net|userspace|limit\n"
 		"         -t tx|rx|ping|memcpy [-s 64|1514|gso] [-w WARMUP]\n"
 		"         [-d SECONDS] [-n FRAMES] [-r RING] [-b RXBUF] [-D DEV] [-p]\n"
-		"         [-P BUSYLOOP_US]\n");
+		"         [-P BUSYLOOP_US] [-N DEVICES]\n");
 	exit(2);
+}
+
+/* -N: the sums over the devices, min/max pps per device, memory. */
+static int scale_print(struct fg_bench_cfg *c, unsigned int n)
+{
+	struct fg_bench_scale sc;
+	struct fg_bench_result *r = &sc.sum;
+
+	if (fg_bench_scale(c, n, &sc)) {
+		fprintf(stderr, "vhnet_bench: %s %s %u x%u: %s\n",
+			fg_bench_impl_name(c->impl), fg_bench_test_name(c->test),
+			c->len, n, r->err);
+		return 1;
+	}
+	printf("%s,%s,%u,%d,%.4f,%lu,%llu,%.1f,%.4f,0,0,0,0,%llu,%llu,%lu,%lu,0,0,",
+	       fg_bench_impl_name(c->impl), fg_bench_test_name(c->test), c->len,
+	       c->gso, r->seconds, r->frames, r->bytes, r->pps, r->gbps,
+	       r->offered, r->dropped, r->kicks, r->calls);
+	if (r->dev_ns >= 0)
+		printf("%.0f", r->dev_ns);
+	printf(",%u,%.1f,%.1f,", n, sc.min_pps, sc.max_pps);
+	if (sc.mem_kb >= 0)
+		printf("%.1f", sc.mem_kb);
+	printf("\n");
+	return 0;
 }
 
 static double num(const char *s)
@@ -65,12 +97,12 @@ int main(int argc, char **argv)
 	struct fg_bench_result r;
 	struct fg_bench_cfg c;
 	const char *dev = getenv("VHNET_DEV");
-	int opt, v;
+	int opt, v, devices = 0;
 
 	fg_bench_defaults(&c);
 	if (dev && *dev)
 		c.vhnet_dev = dev;
-	while ((opt = getopt(argc, argv, "Hpi:t:s:w:d:n:r:b:D:P:")) != -1) {
+	while ((opt = getopt(argc, argv, "Hpi:t:s:w:d:n:r:b:D:P:N:")) != -1) {
 		switch (opt) {
 		case 'H':
 			for (v = 0; v < (int)ARRAY_SIZE(csv_cols); v++)
@@ -121,6 +153,11 @@ int main(int argc, char **argv)
 		case 'D':
 			c.vhnet_dev = optarg;
 			break;
+		case 'N':
+			devices = num(optarg);
+			if (devices < 1)
+				bad_args();
+			break;
 		default:
 			bad_args();
 		}
@@ -132,6 +169,11 @@ int main(int argc, char **argv)
 		c.gso = false;
 	fg_bench_pick_cpus(&c);
 	fflush(stdout);
+	if (devices) {
+		/* pktgen's one thread per CPU cannot feed many taps. */
+		c.sock_src = c.test == FG_BENCH_RX;
+		return scale_print(&c, devices);
+	}
 
 	if (fg_bench_run(&c, &r)) {
 		fprintf(stderr, "vhnet_bench: %s %s %u: %s\n",
@@ -149,6 +191,6 @@ int main(int argc, char **argv)
 	/* Empty where no device thread exists (the limits). */
 	if (r.dev_ns >= 0)
 		printf("%.0f", r.dev_ns);
-	printf("\n");
+	printf(",1,%.1f,%.1f,\n", r.pps, r.pps);
 	return 0;
 }

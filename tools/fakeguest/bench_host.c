@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <net/if_arp.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -334,6 +336,81 @@ static pid_t fg_find_in(const char *dir, const char *comm)
 	}
 	closedir(d);
 	return found;
+}
+
+static void *fg_sender_main(void *arg)
+{
+	struct fg_sender *s = arg;
+
+	fg_bench_pin(0, s->cpu);
+	while (!__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
+		if (send(s->fd, s->frame, s->len, 0) == (ssize_t)s->len) {
+			__atomic_add_fetch(&s->sent, 1, __ATOMIC_RELAXED);
+		} else if (errno == ENOBUFS || errno == EAGAIN) {
+			sched_yield();
+		} else {
+			s->error = errno;
+			break;
+		}
+	}
+	return NULL;
+}
+
+int fg_sender_start(struct fg_sender *s, const char *ifname, int cpu,
+		    unsigned int len, const __u8 dst[6], const __u8 src[6])
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->cpu = cpu;
+	s->len = len;
+	s->frame = calloc(1, len < ETH_HLEN ? ETH_HLEN : len);
+	if (!s->frame)
+		return -ENOMEM;
+	memcpy(s->frame, dst, ETH_ALEN);
+	memcpy(s->frame + ETH_ALEN, src, ETH_ALEN);
+	s->frame[12] = ETH_P_IP >> 8;
+	s->frame[13] = ETH_P_IP & 0xff;
+	/* Protocol 0: this socket sends only, it never queues a copy. */
+	s->fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	sll.sll_ifindex = if_nametoindex(ifname);
+	if (s->fd < 0 || !sll.sll_ifindex ||
+	    bind(s->fd, (struct sockaddr *)&sll, sizeof(sll))) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = -pthread_create(&s->thread, NULL, fg_sender_main, s);
+	if (ret)
+		goto fail;
+	s->running = true;
+	return 0;
+fail:
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	free(s->frame);
+	s->frame = NULL;
+	return ret ? ret : -EINVAL;
+}
+
+unsigned long long fg_sender_sent(struct fg_sender *s)
+{
+	return __atomic_load_n(&s->sent, __ATOMIC_RELAXED);
+}
+
+int fg_sender_stop(struct fg_sender *s)
+{
+	if (!s->running)
+		return 0;
+	__atomic_store_n(&s->stop, 1, __ATOMIC_RELAXED);
+	pthread_join(s->thread, NULL);
+	s->running = false;
+	close(s->fd);
+	s->fd = -1;
+	free(s->frame);
+	s->frame = NULL;
+	return s->error;
 }
 
 pid_t fg_bench_find_thread(const char *comm)

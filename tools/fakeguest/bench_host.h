@@ -49,6 +49,33 @@ int fg_pktgen_counts(struct fg_pktgen *p, unsigned long long *sofar,
 void fg_pktgen_release(struct fg_pktgen *p);
 
 /*
+ * A userspace RX source for many taps at once (pktgen's threads are
+ * shared): a thread that send()s one frame over and over through an
+ * AF_PACKET socket bound to the tap, which queues it for the device.
+ */
+struct fg_sender {
+	int fd;
+	pthread_t thread;
+	bool running;
+	int cpu;
+	__u8 *frame;
+	size_t len;
+	unsigned long long sent;	/* frames the tap took; atomic */
+	int stop;			/* atomic */
+	int error;			/* errno that ended the thread, or 0 */
+};
+
+/*
+ * Start sending @len-byte frames (zero payload) from @src to @dst into
+ * @ifname from a thread pinned to @cpu (if >= 0). 0 or -errno.
+ */
+int fg_sender_start(struct fg_sender *s, const char *ifname, int cpu,
+		    unsigned int len, const __u8 dst[6], const __u8 src[6]);
+unsigned long long fg_sender_sent(struct fg_sender *s);
+/* Stop and reap the thread; the errno that stopped it early, or 0. */
+int fg_sender_stop(struct fg_sender *s);
+
+/*
  * Give tap @ifname FG_BENCH_HOST_IP/FG_BENCH_PREFIX and a permanent
  * neighbour entry FG_BENCH_GUEST_IP -> @guest_mac (no ARP needed).
  */

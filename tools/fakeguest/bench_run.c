@@ -58,6 +58,7 @@ struct fg_bench {
 	bool udev_up;
 	struct fg_pktgen pg;
 	bool pg_up;
+	struct fg_sender snd;	/* cfg sock_src: the RX source */
 
 	/* RX: the frame being reassembled, and totals */
 	unsigned int rx_want, rx_got;
@@ -366,6 +367,7 @@ static void fg_bench_down(struct fg_bench *b)
 		fg_bench_vhnet_stats(b);
 	if (b->pg_up)
 		fg_pktgen_release(&b->pg);
+	fg_sender_stop(&b->snd);
 	if (b->udev_up) {
 		if (fg_udev_stop(&b->u))
 			fg_bench_fail(b, "userspace device: %s", b->u.err);
@@ -536,6 +538,12 @@ static int fg_bench_pg_counts(struct fg_bench *b, unsigned long long *all,
 {
 	unsigned long long sofar;
 
+	if (b->c->sock_src) {
+		/* Frames the tap took, and of those dropped at its queue. */
+		*all = fg_sender_sent(&b->snd);
+		*errors = fg_bench_stat(b, "tx_dropped");
+		return 0;
+	}
 	if (fg_pktgen_counts(&b->pg, &sofar, errors))
 		return fg_bench_fail(b, "cannot read %s", b->pg.dev_path);
 	*all = sofar + *errors;
@@ -545,6 +553,15 @@ static int fg_bench_pg_counts(struct fg_bench *b, unsigned long long *all,
 static int fg_bench_pg_up(struct fg_bench *b, const __u8 *dst,
 			  unsigned long count)
 {
+	int ret;
+
+	if (b->c->sock_src) {
+		if (count)
+			return fg_bench_fail(b, "the socket source is time-bounded");
+		ret = fg_sender_start(&b->snd, b->ifname, b->c->src_cpu,
+				      b->c->len, dst, b->tap_mac);
+		return ret ? fg_bench_fail(b, "sender: %s", strerror(-ret)) : 0;
+	}
 	b->pg_up = true;
 	if (fg_pktgen_setup(&b->pg, b->ifname, b->c->src_cpu, b->c->len, dst,
 			    count) ||
@@ -603,8 +620,13 @@ static int fg_bench_rx(struct fg_bench *b)
 	now = fg_bench_now();
 	if (fg_bench_pg_counts(b, &off_b, &err_b))
 		return -1;
-	if (fg_pktgen_finish(&b->pg, !c->frames))
+	if (c->sock_src) {
+		n = fg_sender_stop(&b->snd);
+		if (n)
+			return fg_bench_fail(b, "sender: %s", strerror(n));
+	} else if (fg_pktgen_finish(&b->pg, !c->frames)) {
 		return fg_bench_fail(b, "pktgen: %s", b->pg.err);
+	}
 	r->seconds = c->frames ? now - t0 : now - t_a;
 	r->frames = b->rx_frames - fr_a;
 	r->bytes = b->rx_bytes - by_a;
@@ -917,6 +939,8 @@ int fg_bench_run(const struct fg_bench_cfg *c, struct fg_bench_result *r)
 				     c->gso ? " (GSO)" : "");
 	if (fg_bench_up(&b))
 		goto out;
+	if (c->ready)
+		c->ready(c->ready_arg);
 	frame = malloc(FG_FRAME_BUF);
 	if (!frame) {
 		fg_bench_fail(&b, "out of memory");

@@ -47,6 +47,10 @@ struct fg_bench_cfg {
 	int stall_ms;		/* longest time without progress */
 	bool busy_poll;		/* PING: spin on the used ring, no calls */
 	unsigned int busyloop_us;	/* device busy polling, 0: off */
+	bool sock_src;		/* RX: an fg_sender, not pktgen (time-bounded) */
+	/* If set, called once the device is set up, before the test. */
+	void (*ready)(void *arg);
+	void *ready_arg;
 };
 
 struct fg_bench_result {
@@ -71,6 +75,22 @@ void fg_bench_defaults(struct fg_bench_cfg *c);
 void fg_bench_pick_cpus(struct fg_bench_cfg *c);
 /* One measurement. 0, or -1 with the reason in @r->err. */
 int fg_bench_run(const struct fg_bench_cfg *c, struct fg_bench_result *r);
+
+/* Many devices at once (bench_scale.c). */
+struct fg_bench_scale {
+	struct fg_bench_result sum;	/* sums; seconds: the longest run */
+	double min_pps, max_pps;	/* per device */
+	double mem_kb;		/* kernel memory per device, -1 if unknown */
+};
+/*
+ * @n devices at once (@c->test TX or RX, time-bounded, not LIMIT), each
+ * with its own tap and fake guest in a process of its own; RX from an
+ * fg_sender per tap. Kernel memory (settled Slab + VmallocUsed +
+ * PageTables, the processes' own included) is measured once all are set
+ * up; then all start together. 0, or -1 with the reason in @s->sum.err.
+ */
+int fg_bench_scale(const struct fg_bench_cfg *c, unsigned int n,
+		   struct fg_bench_scale *s);
 
 const char *fg_bench_impl_name(enum fg_bench_impl i);
 const char *fg_bench_test_name(enum fg_bench_test t);

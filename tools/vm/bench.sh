@@ -7,12 +7,16 @@
 #
 # Environment:
 #   VHNET_BENCH_KERNELS  quick (default: 6.12) | all | list of versions
-#   BENCH_ROUNDS         rounds per metric (default 5)
-#   BENCH_SECONDS        measured seconds per run (default 2)
-#   BENCH_WARMUP         seconds before measuring (default 0.5)
+#   BENCH_ROUNDS         rounds per metric (default 15)
+#   BENCH_SECONDS        measured seconds per run (default 1)
+#   BENCH_WARMUP         seconds before measuring (default 0.3)
 #   BENCH_METRICS        subset of: tx64 rx64 tx1500 rx1500 txgso rxgso
 #                        ping pingbp (ping-pong with the device busy-polling
-#                        50 us; vhnet and vhost-net only) memcpy; or none
+#                        50 us; vhnet and vhost-net only) memcpy
+#                        scaletx1 scaletx8 scaletx64 scalerx1 scalerx8
+#                        scalerx64 (64 B, N devices at once; vhnet and
+#                        vhost-net only); or none
+#   BENCH_SCALE_ROUNDS   rounds of the scale metrics (default 5)
 #   BENCH_IMPLS          subset of: vhnet vhost-net userspace limit
 #   BENCH_REAL           0: no real-guest section (tools/bench/real-guest.sh:
 #                        a Debian guest through vhnet, vhost-net and
@@ -40,8 +44,9 @@ set -uo pipefail
 # failure mode: "]: command not found" at the end of a 25-minute run).
 {
 
-# A full run takes about 20 minutes under TCG; leave room.
-VM_TIMEOUT=${VHNET_VM_TIMEOUT:-3000}
+# A full run (fake guest, scale, real guests) takes about an hour under
+# TCG; leave room.
+VM_TIMEOUT=${VHNET_VM_TIMEOUT:-7200}
 bdir=$VM_BUILD/bench
 t_start=$SECONDS
 vm_accel_line
@@ -80,13 +85,14 @@ for kver in "${kernels[@]}"; do
 	cp "$bdir/vhnet_bench" "$out/vhnet_bench"
 	{
 		echo "BENCH_BIN=$out/vhnet_bench"
-		echo "BENCH_ROUNDS=${BENCH_ROUNDS:-5}"
-		echo "BENCH_SECONDS=${BENCH_SECONDS:-2}"
-		echo "BENCH_WARMUP=${BENCH_WARMUP:-0.5}"
+		echo "BENCH_ROUNDS=${BENCH_ROUNDS:-15}"
+		echo "BENCH_SECONDS=${BENCH_SECONDS:-1}"
+		echo "BENCH_WARMUP=${BENCH_WARMUP:-0.3}"
 		echo "BENCH_PROFILE=${BENCH_PROFILE:-1}"
 		[ -z "${BENCH_METRICS:-}" ] || echo "BENCH_METRICS='$BENCH_METRICS'"
 		[ -z "${BENCH_IMPLS:-}" ] || echo "BENCH_IMPLS='$BENCH_IMPLS'"
 		echo "BENCH_REAL=${BENCH_REAL:-1}"
+		[ -z "${BENCH_SCALE_ROUNDS:-}" ] || echo "BENCH_SCALE_ROUNDS=$BENCH_SCALE_ROUNDS"
 		[ -z "${BENCH_REAL_ROUNDS:-}" ] || echo "BENCH_REAL_ROUNDS=$BENCH_REAL_ROUNDS"
 		[ -z "${BENCH_REAL_SECONDS:-}" ] || echo "BENCH_REAL_SECONDS=$BENCH_REAL_SECONDS"
 		[ -z "${BENCH_REAL_METRICS:-}" ] || echo "BENCH_REAL_METRICS='$BENCH_REAL_METRICS'"

@@ -435,8 +435,10 @@ real_raw "$rt/d" tcp-g2h 4 "2" "1"
 ok $? "report.pl: no verdict from 4 rounds ($(ratio_of "$rt/d" vhnet/in-tree guest-tcp-g2h))"
 mkdir -p "$rt/e/results"
 {
-	echo "kernel,metric,round,impl,test,len,gso,seconds,frames,bytes,pps,gbps,p50_us,p99_us,dev_ns"
+	echo "kernel,metric,round,impl,test,len,gso,seconds,frames,bytes,pps,gbps,p50_us,p99_us,dev_ns,devices,min_pps,max_pps,mem_kb"
 	for r in $(seq 1 9); do
+		echo "k,scaletx64,$r,vhnet,tx,64,0,2,1,1,6400,0.1,,,900,64,90,110,$((60 + r))"
+		echo "k,scaletx64,$r,vhost-net,tx,64,0,2,1,1,6400,0.1,,,900,64,50,100,$((120 + r))"
 		echo "k,tx64,$r,vhnet,tx,64,0,2,1,1,$((1300 + r)),0.1,,,$((700 + r))"
 		echo "k,tx64,$r,vhost-net,tx,64,0,2,1,1,$((1000 + r)),0.1,,,$((1000 + r))"
 		echo "k,tx64,$r,userspace,tx,64,0,2,1,1,$((2000 + r)),0.1,,,$((500 + r))"
@@ -452,6 +454,10 @@ ok $? "report.pl: device CPU per frame, lower is better ($(ratio_of "$rt/e" vhne
 "$top/tools/bench/report.pl" "$rt/e" "$rt/e" 2>/dev/null | grep -qx 'limit-invalid tx64 kernel=k beaten-by=userspace' &&
 	grep -q 'invalid: beaten by userspace' "$rt/e/results.md"
 ok $? "report.pl: a limit that an implementation beats is flagged invalid"
+[[ $(ratio_of "$rt/e" vhnet/in-tree scaletx64-mem) == 0.5*" win" ]] &&
+	[[ $(ratio_of "$rt/e" vhnet/in-tree scaletx64) == 1.00*" parity" ]] &&
+	grep -q '^| TX 64 B, 64 devices at once, sum | 0.818 (0.818-0.818) | 0.500 (0.500-0.500) |' "$rt/e/results.md"
+ok $? "report.pl: many devices: aggregate rate, fairness (min/max) and memory per device"
 
-[ "$n" = 47 ] || diag "ran $n of 47 planned cases"
+[ "$n" = 48 ] || diag "ran $n of 48 planned cases"
 [ $failed = 0 ]
