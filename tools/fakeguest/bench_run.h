@@ -82,6 +82,7 @@ struct fg_bench_scale {
 	double min_pps, max_pps;	/* per device */
 	double mem_kb;		/* kernel memory per device, -1 if unknown */
 };
+
 /*
  * @n devices at once (@c->test TX or RX, time-bounded, not LIMIT), each
  * with its own tap and fake guest in a process of its own; RX from an

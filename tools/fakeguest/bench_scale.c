@@ -168,7 +168,9 @@ int fg_bench_scale(const struct fg_bench_cfg *c, unsigned int n,
 	close(ready[1]);
 	close(go[0]);
 	close(res[1]);
-	ready[1] = go[0] = res[1] = -1;
+	ready[1] = -1;
+	go[0] = -1;
+	res[1] = -1;
 	set_up = fg_scale_collect(ready[0], started, FG_SCALE_SETUP_MS, &bad);
 	if (set_up == n && !bad)
 		mem1 = fg_scale_kernel_kb();
