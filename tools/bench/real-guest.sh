@@ -50,20 +50,38 @@ say() { echo "bench: [$(cut -d" " -f1 /proc/uptime)s] real guest: $*"; }
 fail() { echo "real-guest $*" >>"$res/bench-failures"; say "$* FAILED (see real.err)"; }
 
 declare -A idx=([vhnet]=1 [vhost-net]=2 [user]=3 [vhnet-bp]=4 [vhost-net-bp]=5)
+declare -A WORKERS=()
 impls=(vhnet vhost-net user)
 
 guest_ip() { echo "10.0.$((${idx[$1]} + 2)).2"; }
 guest_port() { echo $((NESTED_PORT0 + 10 * ${idx[$1]} + $2)); }
 
-# CPU time (ns) of guest NAME's device workers; empty for QEMU's own.
-worker_ns() {
-	local pfx t s sum=0
+# Thread ids of guest NAME's device workers: named PREFIX-<QEMU's pid>
+# (kernel threads, 6.1), or threads of QEMU named PREFIX-<a thread id>
+# (vhost_tasks, 6.12: named after the thread that set the owner).
+find_workers() {
+	local pid=${NESTED_PID[$1]} pfx f c
 	case $1 in
 	vhnet*) pfx=vhnet ;;
 	vhost-net*) pfx=vhost ;;
 	*) return 0 ;;
 	esac
-	for t in $(nested_worker "${NESTED_PID[$1]}" "$pfx"); do
+	{
+		nested_worker "$pid" "$pfx"
+		for f in /proc/"$pid"/task/[0-9]*/comm; do
+			read -r c 2>/dev/null <"$f" || continue
+			[[ $c == "$pfx"-[0-9]* ]] || continue
+			f=${f%/comm}
+			echo "${f##*/}"
+		done
+	} | sort -un
+}
+
+# CPU time (ns) of guest NAME's device workers; empty for QEMU's own.
+worker_ns() {
+	local t s sum=0
+	[ -n "${WORKERS[$1]:-}" ] || return 0
+	for t in ${WORKERS[$1]}; do
 		read -r s _ <"/proc/$t/schedstat" 2>/dev/null || continue
 		sum=$((sum + s))
 	done
@@ -181,7 +199,17 @@ for name in "${names[@]}"; do
 		fail "setup: guest $name: ${NESTED_WHY[$name]:-$(nested_result "$name" serving)} (console: $NESTED_LOGS/$name.console)"
 		exit 1
 	fi
-	say "$name serving: $(nested_result "$name" serving)"
+	WORKERS[$name]=$(find_workers "$name" | tr '\n' ' ')
+	say "$name serving: $(nested_result "$name" serving); QEMU ${NESTED_PID[$name]}, device threads: ${WORKERS[$name]:-none}"
+	case $name in
+	user) ;;
+	*)	# No device thread: the CPU figures would read 0.
+		if [ -z "${WORKERS[$name]}" ]; then
+			fail "setup: guest $name: no device thread found; threads: $(
+				cat /proc/"${NESTED_PID[$name]}"/task/*/comm 2>/dev/null | tr '\n' ' ')"
+			exit 1
+		fi ;;
+	esac
 done
 say "${#names[@]} guests up in $((SECONDS - t0))s"
 
