@@ -213,7 +213,8 @@ check_kernel() {
 			sed 's/^/  qemu: /' "$out/qemu.log" | tail -20
 		fi
 		[ -f "$res/done" ] ||
-			k_failure "the guest did not finish (boot failure, panic or hang)"
+			k_failure "the guest did not finish (boot failure, panic or hang)$(
+				[ "$qrc" != 0 ] || [ ! -s "$out/vm-failure" ] || echo ": $(cat "$out/vm-failure")")"
 		if [ -s "$res/setup-failures" ]; then
 			while IFS= read -r f; do
 				k_failure "guest setup: $f"

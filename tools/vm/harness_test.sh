@@ -18,6 +18,8 @@
 #              ... one every half second: the first of 200 s or more is 208 s)
 #   hung       silent, but its monitor (-chardev pipe) answers "info
 #              registers -a" with two vCPUs, one halted
+#   reset      exits 0 without powering off, its -D log showing a reset
+#              of both vCPUs after QEMU's start (poweroff: powers off)
 #   lostipi    a soft lockup in smp_call_function_many_cond on CPU#1 for
 #              200 s, the other vCPU halted with interrupts on in the
 #              monitor's dump (STANDIN_HLT=0: running, not halted)
@@ -53,12 +55,13 @@ if [ "${1:-}" = --version ]; then
 	echo "QEMU emulator version 7.2.0 (stand-in ${STANDIN_VERSION:-1})"
 	exit 0
 fi
-accel='' con=/dev/null mon=''
+accel='' con=/dev/null mon='' dlog=/dev/null
 while [ $# -gt 0 ]; do
 	case $1 in
 	-accel) accel=${2%%,*}; shift ;;
 	-chardev) [[ $2 == pipe,*path=* ]] && mon=${2##*path=} && mon=${mon%%,*}; shift ;;
 	-serial) con=${2#file:}; shift ;;
+	-D) dlog=$2; shift ;;
 	esac
 	shift
 done
@@ -69,6 +72,7 @@ case $mode in
 marker)
 	echo "Linux version stand-in" >"$con"
 	echo "vhnet-kvm-probe: ok" >>"$con"
+	echo "reboot: Power down" >>"$con"
 	exit 0 ;;
 kvm-error)
 	echo "KVM internal error. Suberror: 1" >&2
@@ -80,6 +84,19 @@ exit)
 	exit 1 ;;
 silent)
 	exec sleep 300 ;;
+reset|poweroff)
+	# QEMU's start, then (reset) a guest reset, as -d cpu_reset logs them.
+	for c in 0 1; do
+		printf 'CPU Reset (CPU %d)\nEIP=0000fff0 EFL=00000002 [-------] CPL=0 II=0 A20=1 SMM=0 HLT=0\n' $c
+	done >"$dlog"
+	echo "[    1.000000] Linux version stand-in" >"$con"
+	if [ "$mode" = reset ]; then
+		printf 'CPU Reset (CPU 0)\nRIP=ffffffff81000210 RFL=00000246 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=0\n' >>"$dlog"
+		printf 'CPU Reset (CPU 1)\nRIP=ffffffff81000123 RFL=00000246 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=1\n' >>"$dlog"
+	else
+		echo "[    2.000000] reboot: Power down" >>"$con"
+	fi
+	exit 0 ;;
 chatty)
 	while :; do echo "vm: tick" >>"$con"; sleep 0.5; done ;;
 lockup)
@@ -100,6 +117,13 @@ hung|lostipi)
 	fi
 	exec 3<>"$mon.in" 4<>"$mon.out"
 	while read -r line <&3; do
+		case $line in
+		"cpu "*) printf '(qemu) c\e[K\e[D%s\e[K\r\n' "$line" >&4; continue ;;
+		"x/64gx "*)
+			printf 'ff47b2e2c0003e90: 0xffffffff81000215 0x0000000000000001\r\n' >&4
+			printf 'ff47b2e2c0003ea0: 0xffffffffc0002004 0xff13a5b27da36040\r\n' >&4
+			continue ;;
+		esac
 		[[ $line == "info registers -a"* ]] || continue
 		printf 'CPU#0\r\nRIP=ffffffff81000123 RFL=00000246 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=%s\r\n' "${STANDIN_HLT:-1}" >&4
 		printf 'CPU#1\r\nRIP=ffffffffc0002010 RFL=00000202 [-------] CPL=0 II=0 A20=1 SMM=0 HLT=0\r\n' >&4
@@ -251,6 +275,15 @@ printf 'ffffffffc0002000 t vhnet_worker\t[vhnet]\n' >"$out/results/kallsyms.mod"
 boot VHNET_ACCEL=tcg STANDIN_TCG=hung VHNET_VM_SILENCE=4
 [ $rc = 125 ] && [[ $why == "no console output for "*"[vCPUs: CPU#0 at default_idle+0x123 (hlt); CPU#1 at vhnet_worker+0x10 [vhnet]]" ]]
 ok $? "vm_boot: a hung guest's report names where each vCPU is, from its monitor and kallsyms"
+[ "$(cat "$out/vm-stacks.txt" 2>/dev/null)" = "CPU#0: other+0x15 vhnet_worker+0x4
+CPU#1: other+0x15 vhnet_worker+0x4" ]
+ok $? "vm_boot: and the kernel addresses on each vCPU's stack, as symbols (vm-stacks.txt)"
+boot VHNET_ACCEL=tcg STANDIN_TCG=reset
+[ $rc = 0 ] && [ "$why" = "the VM reset itself instead of powering off (a panic or a triple fault) [vCPUs before the reset: CPU#0 at other+0x10; CPU#1 at default_idle+0x123 (hlt)]" ]
+ok $? "vm_boot: a VM that resets itself is reported, with where the vCPUs were"
+boot VHNET_ACCEL=tcg STANDIN_TCG=poweroff
+[ $rc = 0 ] && [ -z "$why" ]
+ok $? "vm_boot: a VM that powers off is not"
 boot VHNET_ACCEL=tcg STANDIN_TCG=lostipi VHNET_VM_SILENCE=30
 line=$(vm_lost_ipi "$out")
 diag "vm_lost_ipi: ${line:-nothing}"
@@ -459,5 +492,5 @@ ok $? "report.pl: a limit that an implementation beats is flagged invalid"
 	grep -q '^| TX 64 B, 64 devices at once, sum | 0.818 (0.818-0.818) | 0.500 (0.500-0.500) |' "$rt/e/results.md"
 ok $? "report.pl: many devices: aggregate rate, fairness (min/max) and memory per device"
 
-[ "$n" = 48 ] || diag "ran $n of 48 planned cases"
+[ "$n" = 51 ] || diag "ran $n of 51 planned cases"
 [ $failed = 0 ]

@@ -292,13 +292,57 @@ vm_qemu_watched() {
 # vm_cpu_dump MON: every vCPU's registers from the monitor whose input
 # is the fifo MON.in, three times a second apart: a spinning CPU moves.
 vm_cpu_dump() {
-	local _
+	local _ c
 	for _ in 1 2 3; do
 		# shellcheck disable=SC2016 # expanded by that sh
 		timeout 5 sh -c 'printf "info registers -a\n" >"$1"' sh "$1.in" ||
 			return
 		sleep 1
 	done
+	# The top of each vCPU's stack, for vm_cpu_stacks.
+	for ((c = 0; c < VM_SMP; c++)); do
+		# shellcheck disable=SC2016 # expanded by that sh
+		timeout 5 sh -c 'printf "cpu %d\nx/64gx \$sp\n" "$2" >"$1"' sh "$1.in" "$c" ||
+			return
+		sleep 1
+	done
+}
+
+# vm_cpu_stacks LOG SYMS...: the kernel text addresses found on each
+# vCPU's stack in the monitor LOG (vm_cpu_dump's x/64gx), as symbols:
+# a rough backtrace, stale frames included. "CPU#0: a+0x1 b+0x2 ...".
+vm_cpu_stacks() {	# LOG SYMS...
+	local log=$1 f syms=()
+	shift
+	[ -s "$log" ] || return 0
+	for f in "$@"; do [ ! -f "$f" ] || syms+=("$f"); done
+	# (The monitor echoes input with terminal escapes: dropped.)
+	tr -d '\r' <"$log" | sed 's/\x1b\[[0-9]*[A-Z]//g' | awk '
+		function hex(h,   i, v) {
+			v = 0
+			for (i = 1; i <= length(h); i++)
+				v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+			return v
+		}
+		FILENAME != "-" {
+			if (length($1) == 16 && $2 ~ /^[tT]$/) {
+				n++; a[n] = $1; s[n] = $3
+			}
+			next
+		}
+		/^\(qemu\) .*cpu [0-9]+$/ { cpu = $NF; next }
+		/^[0-9a-f]+: 0x/ && cpu != "" {
+			for (j = 2; j <= NF; j++) {
+				w = tolower(substr($j, 3))
+				if (substr(w, 1, 8) != "ffffffff") continue
+				b = 0
+				for (i = 1; i <= n; i++)
+					if (a[i] <= w && (!b || a[i] > a[b])) b = i
+				if (b && hex(substr(w, 9)) - hex(substr(a[b], 9)) < 65536)
+					out[cpu] = out[cpu] " " sprintf("%s+0x%x", s[b], hex(substr(w, 9)) - hex(substr(a[b], 9)))
+			}
+		}
+		END { for (c = 0; c < 4096; c++) if (c in out) printf "CPU#%d:%s\n", c, out[c] }' "${syms[@]}" -
 }
 
 # vm_cpu_where LOG SYMS...: each vCPU of the "info registers" dumps in
@@ -486,7 +530,7 @@ vm_boot() {
 		-smp "$VM_SMP" -m "$VM_MEM" \
 		-nographic -monitor none -serial "file:$out/console.log" \
 		-chardev "pipe,id=mon0,path=$out/monitor" -mon chardev=mon0,mode=readline \
-		-no-reboot -nic none \
+		-no-reboot -nic none -d cpu_reset -D "$out/qemu-reset.log" \
 		-kernel "$(vm_kimage "$kver")" -initrd "$img" -append "$cmdline" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs "local,path=$out,mount_tag=vmout,security_model=none,multidevs=remap"
@@ -495,12 +539,31 @@ vm_boot() {
 	kill "$cat_pid" 2>/dev/null
 	wait "$cat_pid" 2>/dev/null
 	rm -f "$out/monitor.in" "$out/monitor.out"
+	local where
 	if [ -n "$VM_QEMU_WHY" ]; then
-		local where
 		where=$(vm_cpu_where "$out/monitor.log" "$out"/results/kallsyms*)
+		vm_cpu_stacks "$out/monitor.log" "$out"/results/kallsyms* >"$out/vm-stacks.txt"
 		echo "$VM_QEMU_WHY${where:+ [vCPUs: $where]}" >"$out/vm-failure"
+	elif [ "$rc" = 0 ] && ! grep -aq 'reboot: Power down' "$out/console.log"; then
+		# -no-reboot: a reset (a panic, a triple fault) ends QEMU as a
+		# power-off does. Where the vCPUs were: the last -d cpu_reset dumps.
+		vm_reset_where "$out/qemu-reset.log" >"$out/qemu-reset.last"
+		where=$(vm_cpu_where "$out/qemu-reset.last" "$out"/results/kallsyms*)
+		echo "the VM reset itself instead of powering off (a panic or a triple fault)${where:+ [vCPUs before the reset: $where]}" >"$out/vm-failure"
 	fi
 	return $rc
+}
+
+# The CPU states QEMU's "-d cpu_reset" logged at the last reset (the
+# last VM_SMP dumps), with "CPU#N" headers as vm_cpu_where reads them;
+# nothing if the only ones are those of QEMU's start (EIP 0 or fff0).
+vm_reset_where() {	# LOG
+	[ -s "$1" ] || return 0
+	awk -v n="$VM_SMP" '
+		/^CPU Reset \(CPU [0-9]+\)/ { k++; c = $0; gsub(/[^0-9]/, "", c); $0 = "CPU#" c }
+		/^EIP=0000(0000|fff0) / { start[k] = 1 }
+		k { line[k] = line[k] $0 "\n" }
+		END { for (i = k - n + 1; i <= k; i++) if (i > 0 && !start[i]) printf "%s", line[i] }' "$1"
 }
 
 # Print every line of the given logs that shows a kernel problem.
