@@ -252,6 +252,13 @@ sub real_section {
 				(fmt2($r), fmt2($lo), fmt2($hi))
 			} ('vhost-net', 'userspace'));
 	}
+	if (open(my $rs, '<', "$out/results/real-restarts")) {
+		chomp(my @r = <$rs>);
+		close($rs);
+		push @real_md, '', 'Guests restarted after their QEMU died ' .
+			'(nested KVM under TCG; the run was then repeated once): ' .
+			join('; ', @r) . '.' if @r;
+	}
 	push @real_md, '';
 }
 

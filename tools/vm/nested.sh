@@ -90,6 +90,7 @@ NESTED_ACCEL_WHY=
 NESTED_PROBE_SECS=${VHNET_NESTED_PROBE_SECS:-300}
 declare -gA NESTED_PID=() NESTED_HELPERS=() NESTED_IDX=() NESTED_SINK=()
 declare -gA NESTED_ARGS=() NESTED_RESTARTS=() NESTED_WHY=() NESTED_ACCEL_OF=()
+declare -gA NESTED_BACKEND_OF=()
 declare -gA NESTED_NETOPTS=() NESTED_TAP=() NESTED_INCOMING=() NESTED_MONITOR=()
 declare -gA NESTED_KVM_CPUOPTS=() NESTED_QUEUES=() NESTED_IOMMU=()
 NESTED_BRIDGE=
@@ -247,6 +248,7 @@ nested_start() {
 	NESTED_IDX[$name]=$idx
 	NESTED_ARGS[$name]="$idx $steps $devopts"
 	NESTED_ACCEL_OF[$name]=$NESTED_ACCEL
+	NESTED_BACKEND_OF[$name]=$NESTED_BACKEND
 	cpu=${VHNET_NESTED_CPU:-max}
 	[ "$NESTED_ACCEL" = kvm ] && cpu=${VHNET_NESTED_KVM_CPU:-qemu64}${NESTED_KVM_CPUOPTS[$name]:-}
 	mkdir -p "$NESTED_LOGS" "$NESTED_TMP"
@@ -412,7 +414,8 @@ nested_wait_up() {
 		mv "$NESTED_LOGS/$name.console" "$NESTED_LOGS/$name.console.$n"
 		mv "$NESTED_LOGS/$name.qemu.log" "$NESTED_LOGS/$name.qemu.log.$n"
 		read -r -a args <<<"${NESTED_ARGS[$name]}"
-		NESTED_ACCEL=${NESTED_ACCEL_OF[$name]} nested_start "$name" "${args[@]}" ||
+		NESTED_ACCEL=${NESTED_ACCEL_OF[$name]} NESTED_BACKEND=${NESTED_BACKEND_OF[$name]} \
+			nested_start "$name" "${args[@]}" ||
 			return 2
 	done
 }
