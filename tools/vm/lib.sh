@@ -291,6 +291,16 @@ vm_qemu_watched() {
 
 # vm_cpu_dump MON: every vCPU's registers from the monitor whose input
 # is the fifo MON.in, three times a second apart: a spinning CPU moves.
+# An awk function for the two below: the value of a hex string (no 0x).
+# shellcheck disable=SC2016  # awk code
+VM_AWK_HEX='
+function hex(h,   i, v) {
+	v = 0
+	for (i = 1; i <= length(h); i++)
+		v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
+	return v
+}'
+
 vm_cpu_dump() {
 	local _ c
 	for _ in 1 2 3; do
@@ -317,13 +327,7 @@ vm_cpu_stacks() {	# LOG SYMS...
 	[ -s "$log" ] || return 0
 	for f in "$@"; do [ ! -f "$f" ] || syms+=("$f"); done
 	# (The monitor echoes input with terminal escapes: dropped.)
-	tr -d '\r' <"$log" | sed 's/\x1b\[[0-9]*[A-Z]//g' | awk '
-		function hex(h,   i, v) {
-			v = 0
-			for (i = 1; i <= length(h); i++)
-				v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
-			return v
-		}
+	tr -d '\r' <"$log" | sed 's/\x1b\[[0-9]*[A-Z]//g' | awk "$VM_AWK_HEX"'
 		FILENAME != "-" {
 			if (length($1) == 16 && $2 ~ /^[tT]$/) {
 				n++; a[n] = $1; s[n] = $3
@@ -354,13 +358,7 @@ vm_cpu_where() {	# LOG SYMS...
 	shift
 	[ -s "$log" ] || return 0
 	for f in "$@"; do [ ! -f "$f" ] || syms+=("$f"); done
-	tr -d '\r' <"$log" | awk '
-		function hex(h,   i, v) {
-			v = 0
-			for (i = 1; i <= length(h); i++)
-				v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
-			return v
-		}
+	tr -d '\r' <"$log" | awk "$VM_AWK_HEX"'
 		FILENAME != "-" {
 			if (length($1) == 16) {
 				n++; a[n] = $1; s[n] = $3; m[n] = $4 == "" ? "" : " " $4
