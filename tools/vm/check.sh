@@ -21,7 +21,7 @@
 # that crashed, timed out or exited badly, and kernel problems (Oops, BUG,
 # WARNING, ...) in the guest's log. Exit status: 0 only if nothing failed.
 # Exception: a test VM that died of an int3 the emulator made up
-# (vm_stale_int3) or of a cross-call it lost (vm_lost_ipi) before any
+# (vm_stale_int3, vm_int3_loop) or of a cross-call it lost (vm_lost_ipi) before any
 # failure boots again, once per run (VHNET_FLAW_RETRIES=1); the summary
 # line says so.
 set -uo pipefail

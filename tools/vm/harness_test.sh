@@ -23,6 +23,10 @@
 #   lostipi    a soft lockup in smp_call_function_many_cond on CPU#1 for
 #              200 s, the other vCPU halted with interrupts on in the
 #              monitor's dump (STANDIN_HLT=0: running, not halted)
+#   int3loop   the same lockup, the other vCPU in the int3 handler in every
+#              dump, an exception frame on its stack and no int3 in memory
+#              where it trapped (STANDIN_CODE: those bytes; STANDIN_AT: its
+#              RIP in the dumps)
 # Every bound below is far above what a working harness needs and far
 # below the default VM timeout (2100 s). Needs an installed kernel (make
 # deps) for vm_boot's initramfs; runs no real VM. make check runs it.
@@ -103,9 +107,9 @@ lockup)
 		echo "[ $t.0] watchdog: BUG: soft lockup - CPU#1 stuck for ${t}s! [qemu-system-x86:161]" >>"$con"
 		sleep 0.5
 	done ;;
-hung|lostipi)
+hung|lostipi|int3loop)
 	[ -n "$mon" ] || exec sleep 300
-	if [ "$mode" = lostipi ]; then
+	if [ "$mode" != hung ]; then
 		{
 			echo 'vm: [400.00s] vhnet_a_test exited with status 0'
 			for ((t = 22; t <= 208; t += 26)); do
@@ -115,15 +119,37 @@ hung|lostipi)
 		} >"$con"
 	fi
 	exec 3<>"$mon.in" 4<>"$mon.out"
+	cpu=0
 	while read -r line <&3; do
 		case $line in
-		"cpu "*) printf '(qemu) c\e[K\e[D%s\e[K\r\n' "$line" >&4; continue ;;
+		"cpu "*)
+			cpu=${line#cpu }
+			printf '(qemu) c\e[K\e[D%s\e[K\r\n' "$line" >&4
+			continue ;;
 		"x/64gx "*)
-			printf 'ff47b2e2c0003e90: 0xffffffff81000215 0x0000000000000001\r\n' >&4
-			printf 'ff47b2e2c0003ea0: 0xffffffffc0002004 0xff13a5b27da36040\r\n' >&4
+			if [ "$mode$cpu" = int3loop0 ]; then
+				# exc_int3's frame, then pt_regs' end: the iret frame.
+				printf 'ff47b2e2c0003e90: 0xffffffff81000315 0x0000000000000001\r\n' >&4
+				printf 'ff47b2e2c0003ea0: 0xffffffff81000428 0x0000000000000010\r\n' >&4
+				printf 'ff47b2e2c0003eb0: 0x0000000000000046 0xff47b2e2c0003f00\r\n' >&4
+				printf 'ff47b2e2c0003ec0: 0x0000000000000018 0x0000000000000000\r\n' >&4
+			else
+				printf 'ff47b2e2c0003e90: 0xffffffff81000215 0x0000000000000001\r\n' >&4
+				printf 'ff47b2e2c0003ea0: 0xffffffffc0002004 0xff13a5b27da36040\r\n' >&4
+			fi
+			continue ;;
+		"x/8bx 0xffffffff81000427")
+			# shellcheck disable=SC2086 # one word a byte
+			printf 'ffffffff81000427: %s %s %s %s %s %s %s %s\r\n' \
+				${STANDIN_CODE:-0xe9 0x8c 0x02 0x00 0x00 0x48 0x89 0xc7} >&4
 			continue ;;
 		esac
 		[[ $line == "info registers -a"* ]] || continue
+		if [ "$mode" = int3loop ]; then
+			printf 'CPU#0\r\nRIP=%s RFL=00000046 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=0\r\n' "${STANDIN_AT:-ffffffff81000310}" >&4
+			printf 'CPU#1\r\nRIP=ffffffff81000520 RFL=00000202 [-------] CPL=0 II=0 A20=1 SMM=0 HLT=0\r\n' >&4
+			continue
+		fi
 		printf 'CPU#0\r\nRIP=ffffffff81000123 RFL=00000246 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=%s\r\n' "${STANDIN_HLT:-1}" >&4
 		printf 'CPU#1\r\nRIP=ffffffffc0002010 RFL=00000202 [-------] CPL=0 II=0 A20=1 SMM=0 HLT=0\r\n' >&4
 	done ;;
@@ -169,7 +195,8 @@ choose() {
 }
 
 echo "TAP version 13"
-echo "1..40"
+planned=59
+echo "1..$planned"
 
 # --- the accelerator choice ---------------------------------------------
 choose VHNET_KVM_DEV="$tmp/no-such-kvm"
@@ -295,6 +322,29 @@ ok $? "vm_flaw_retry_ok: a lost IPI after passing tests allows a retry"
 boot VHNET_ACCEL=tcg STANDIN_TCG=lostipi STANDIN_HLT=0 VHNET_VM_SILENCE=30
 ! vm_lost_ipi "$out" >/dev/null && ! vm_flaw_retry_ok "$out" >/dev/null
 ok $? "vm_lost_ipi: not when the other vCPU was running (it may have had interrupts off)"
+! vm_int3_loop "$out" >/dev/null
+ok $? "vm_int3_loop: not when the other vCPU was anywhere but the int3 path"
+printf '%s\n' 'ffffffff81000300 T exc_int3' 'ffffffff81000400 t __schedule' \
+	'ffffffff81000500 T smp_call_function_many_cond' 'ffffffff81000900 t other2' >>"$out/results/kallsyms"
+boot VHNET_ACCEL=tcg STANDIN_TCG=int3loop VHNET_VM_SILENCE=30
+line=$(vm_int3_loop "$out")
+diag "vm_int3_loop: ${line:-nothing}"
+[ $rc = 125 ] && [ "$line" = "int3 loop at 600 s: CPU#0 trapped again and again at ffffffff81000428 (__schedule+0x28), whose bytes hold no int3 (e9 8c 02 00 00 48 89 c7), interrupts off there, while CPU#1 waited in smp_call_function_many_cond+0x12e/0x3c0" ]
+ok $? "vm_int3_loop: a vCPU trapping for ever where memory holds no int3, the other waiting for it"
+vm_flaw_retry_ok "$out" >/dev/null
+ok $? "vm_flaw_retry_ok: an int3 loop after passing tests allows a retry"
+! vm_lost_ipi "$out" >/dev/null
+ok $? "vm_lost_ipi: not for an int3 loop (the other vCPU was running)"
+boot VHNET_ACCEL=tcg STANDIN_TCG=int3loop STANDIN_CODE='0xcc 0x8c 0x02 0x00 0x00 0x48 0x89 0xc7' VHNET_VM_SILENCE=30
+! vm_int3_loop "$out" >/dev/null
+ok $? "vm_int3_loop: not when memory holds the int3 (a real trap)"
+boot VHNET_ACCEL=tcg STANDIN_TCG=int3loop STANDIN_AT=ffffffff81000910 VHNET_VM_SILENCE=30
+! vm_int3_loop "$out" >/dev/null
+ok $? "vm_int3_loop: not when the vCPU was outside the int3 path"
+printf 'ffffffff81000420 t vhnet_tx\t[vhnet]\n' >>"$out/results/kallsyms.mod"
+boot VHNET_ACCEL=tcg STANDIN_TCG=int3loop VHNET_VM_SILENCE=30
+! vm_int3_loop "$out" >/dev/null
+ok $? "vm_int3_loop: not when it trapped in vhnet"
 rm -rf "$out/results"
 
 boot STANDIN_KVM=kvm-error STANDIN_TCG=marker
@@ -491,5 +541,6 @@ ok $? "report.pl: a limit that an implementation beats is flagged invalid"
 	grep -q '^| TX 64 B, 64 devices at once, sum | 0.818 (0.818-0.818) | 0.500 (0.500-0.500) |' "$rt/e/results.md"
 ok $? "report.pl: many devices: aggregate rate, fairness (min/max) and memory per device"
 
-[ "$n" = 51 ] || diag "ran $n of 51 planned cases"
+[ "$n" = $((planned - 1)) ]
+ok $? "ran every case: $n of $((planned - 1)) before this one"
 [ $failed = 0 ]

@@ -30,8 +30,11 @@
 #   vm_lost_ipi OUT             whether a test VM was killed in a cross-call
 #                               that a halted vCPU never took (an emulator
 #                               flaw)
-#   vm_flaw_retry_ok OUT        whether a test VM that died of either may run
-#                               again: no test had failed by then
+#   vm_int3_loop OUT            whether it was killed in a cross-call that a
+#                               vCPU never took because it kept trapping on
+#                               an int3 that is not in memory (the same)
+#   vm_flaw_retry_ok OUT        whether a test VM that died of one of these
+#                               may run again: no test had failed by then
 #
 # A kernel's output directory OUT (normally build/<kver>) holds src/,
 # selftests/, the build logs, console.log and the guest's results/.
@@ -289,33 +292,107 @@ vm_qemu_watched() {
 	done
 }
 
-# vm_cpu_dump MON: every vCPU's registers from the monitor whose input
-# is the fifo MON.in, three times a second apart: a spinning CPU moves.
-# An awk function for the two below: the value of a hex string (no 0x).
+# Awk functions for the monitor parsers below. hex(h): the value of a
+# hex string (no 0x). load(): a /proc/kallsyms text line into a[], s[],
+# m[]. sym(w): the kallsyms symbol (a[1..n] addresses,
+# s[] names, m[] modules) holding the 16-digit address w, as
+# "name+0xoff [mod]", or "" (none within 64 KiB). stack(): the qwords of
+# an "x/..gx" line into q[1..nq], 16 digits each. iret(): the first
+# exception frame among q[] (kernel RIP, CS 0x10, RFLAGS, kernel RSP,
+# SS 0x18 or 0), as "RIP RFLAGS", or "". mon_line(), mon_end(): a monitor
+# log line by line, then its end: per "cpu N" section, f[N], the first
+# exception frame on N's stack (x/..gx), and code[N], the bytes of an
+# "x/..bx" ("e9 8c ...").
 # shellcheck disable=SC2016  # awk code
-VM_AWK_HEX='
+VM_AWK_FUNCS='
+function load() {
+	if (length($1) == 16 && $2 ~ /^[tT]$/) {
+		n++; a[n] = $1; s[n] = $3; m[n] = $4 == "" ? "" : " " $4
+	}
+}
 function hex(h,   i, v) {
 	v = 0
 	for (i = 1; i <= length(h); i++)
 		v = v * 16 + index("0123456789abcdef", substr(h, i, 1)) - 1
 	return v
+}
+function sym(w,   i, b, d) {
+	b = 0
+	for (i = 1; i <= n; i++)
+		if (a[i] <= w && (!b || a[i] > a[b])) b = i
+	if (!b || substr(w, 1, 8) != substr(a[b], 1, 8)) return ""
+	d = hex(substr(w, 9)) - hex(substr(a[b], 9))
+	return d < 65536 ? sprintf("%s+0x%x%s", s[b], d, m[b]) : ""
+}
+function stack(   j, w) {
+	for (j = 2; j <= NF; j++) {
+		w = tolower($j); sub(/^0x/, "", w)
+		while (length(w) < 16) w = "0" w
+		q[++nq] = w
+	}
+}
+function mon_line(   j, w) {
+	if ($0 ~ /^\(qemu\) .*cpu [0-9]+$/) {
+		mon_end(); cpu = $NF
+	} else if ($0 ~ /^[0-9a-f]+: / && cpu != "") {
+		if (length($2) > 6) {
+			stack()
+		} else {
+			code[cpu] = ""
+			for (j = 2; j <= NF; j++) {
+				w = tolower($j); sub(/^0x/, "", w)
+				if (length(w) < 2) w = "0" w
+				code[cpu] = code[cpu] (j > 2 ? " " : "") w
+			}
+		}
+	}
+}
+function mon_end() {
+	if (cpu != "" && nq) f[cpu] = iret()
+	nq = 0
+}
+function iret(   i, f) {
+	for (i = 1; i + 4 <= nq; i++) {
+		f = hex(q[i + 2])
+		if (q[i] ~ /^ffffffff/ && hex(q[i + 1]) == 16 && q[i + 3] ~ /^ff/ &&
+		    (hex(q[i + 4]) == 24 || hex(q[i + 4]) == 0) && int(f / 2) % 2 && f < 4194304)
+			return q[i] " " q[i + 2]
+	}
+	return ""
 }'
 
+# vm_mon FIFO FORMAT ARGS...: printf to a monitor's input, or fail in 5 s.
+vm_mon() {
+	# shellcheck disable=SC2016 # expanded by that sh
+	timeout 5 sh -c 'printf "$@" >"$0"' "$@"
+}
+
+# vm_cpu_dump MON: every vCPU's registers from the monitor whose input
+# is the fifo MON.in (its output in MON.log), three times a second apart
+# (a spinning CPU moves); then, the VM stopped, once more with the top of
+# each vCPU's stack (vm_cpu_stacks), and the code bytes just before the
+# RIP of the first exception frame on each stack (vm_int3_loop).
 vm_cpu_dump() {
-	local _ c
+	local _ c rip in=$1.in
 	for _ in 1 2 3; do
-		# shellcheck disable=SC2016 # expanded by that sh
-		timeout 5 sh -c 'printf "info registers -a\n" >"$1"' sh "$1.in" ||
-			return
+		vm_mon "$in" 'info registers -a\n' || return
 		sleep 1
 	done
-	# The top of each vCPU's stack, for vm_cpu_stacks.
+	vm_mon "$in" 'stop\ninfo registers -a\n' || return
 	for ((c = 0; c < VM_SMP; c++)); do
-		# shellcheck disable=SC2016 # expanded by that sh
-		timeout 5 sh -c 'printf "cpu %d\nx/64gx \$sp\n" "$2" >"$1"' sh "$1.in" "$c" ||
-			return
-		sleep 1
+		# shellcheck disable=SC2016 # the monitor's $sp
+		vm_mon "$in" 'cpu %d\nx/64gx $sp\n' "$c" || return
 	done
+	sleep 1
+	while read -r c rip; do
+		vm_mon "$in" 'cpu %d\nx/8bx 0x%x\n' "$c" $((0x$rip - 1)) || return
+	done < <(tr -d '\r' <"$1.log" | sed 's/\x1b\[[0-9]*[A-Z]//g' | awk "$VM_AWK_FUNCS"'
+		{ mon_line() }
+		END {
+			mon_end()
+			for (c in f) if (f[c] != "") { split(f[c], x, " "); print c, x[1] }
+		}')
+	sleep 1
 }
 
 # vm_cpu_stacks LOG SYMS...: the kernel text addresses found on each
@@ -327,24 +404,17 @@ vm_cpu_stacks() {	# LOG SYMS...
 	[ -s "$log" ] || return 0
 	for f in "$@"; do [ ! -f "$f" ] || syms+=("$f"); done
 	# (The monitor echoes input with terminal escapes: dropped.)
-	tr -d '\r' <"$log" | sed 's/\x1b\[[0-9]*[A-Z]//g' | awk "$VM_AWK_HEX"'
-		FILENAME != "-" {
-			if (length($1) == 16 && $2 ~ /^[tT]$/) {
-				n++; a[n] = $1; s[n] = $3
-			}
-			next
-		}
+	tr -d '\r' <"$log" | sed 's/\x1b\[[0-9]*[A-Z]//g' | awk "$VM_AWK_FUNCS"'
+		FILENAME != "-" { load(); next }
 		/^\(qemu\) .*cpu [0-9]+$/ { cpu = $NF; next }
 		/^[0-9a-f]+: 0x/ && cpu != "" {
-			for (j = 2; j <= NF; j++) {
-				w = tolower(substr($j, 3))
-				if (substr(w, 1, 8) != "ffffffff") continue
-				b = 0
-				for (i = 1; i <= n; i++)
-					if (a[i] <= w && (!b || a[i] > a[b])) b = i
-				if (b && hex(substr(w, 9)) - hex(substr(a[b], 9)) < 65536)
-					out[cpu] = out[cpu] " " sprintf("%s+0x%x", s[b], hex(substr(w, 9)) - hex(substr(a[b], 9)))
-			}
+			nq = 0
+			stack()
+			for (j = 1; j <= nq; j++)
+				if ((w = sym(q[j])) != "") {
+					sub(/ .*/, "", w)
+					out[cpu] = out[cpu] " " w
+				}
 		}
 		END { for (c = 0; c < 4096; c++) if (c in out) printf "CPU#%d:%s\n", c, out[c] }' "${syms[@]}" -
 }
@@ -358,25 +428,15 @@ vm_cpu_where() {	# LOG SYMS...
 	shift
 	[ -s "$log" ] || return 0
 	for f in "$@"; do [ ! -f "$f" ] || syms+=("$f"); done
-	tr -d '\r' <"$log" | awk "$VM_AWK_HEX"'
-		FILENAME != "-" {
-			if (length($1) == 16) {
-				n++; a[n] = $1; s[n] = $3; m[n] = $4 == "" ? "" : " " $4
-			}
-			next
-		}
+	tr -d '\r' <"$log" | awk "$VM_AWK_FUNCS"'
+		FILENAME != "-" { load(); next }
 		/^CPU#[0-9]+/ { cpu = $1; if (!(cpu in seen)) { seen[cpu] = 1; order[++nc] = cpu } }
 		/^[RE]IP=/ && cpu != "" {
 			rip = tolower(substr($1, 5)); cpl = $0; sub(/.*CPL=/, "", cpl); cpl += 0
 			hlt = $0; sub(/.*HLT=/, "", hlt); hlt += 0
 			if (cpl == 3) w = "user"
 			else if (length(rip) != 16) w = $1
-			else {
-				b = 0
-				for (i = 1; i <= n; i++)
-					if (a[i] <= rip && (!b || a[i] > a[b])) b = i
-				w = b ? sprintf("%s+0x%x%s", s[b], hex(substr(rip, 9)) - hex(substr(a[b], 9)), m[b]) : rip
-			}
+			else if ((w = sym(rip)) == "") w = rip
 			if (hlt) w = w " (hlt)"
 			if (index(", " at[cpu] ", ", ", " w ", ") == 0)
 				at[cpu] = at[cpu] == "" ? w : at[cpu] ", " w
@@ -614,61 +674,119 @@ vm_stale_int3() {	# CONSOLE
 		}' "$1"
 }
 
-# vm_lost_ipi OUT: whether the test VM in OUT (console.log, monitor.log
-# from vm_cpu_dump) was killed waiting in a cross-call that a halted vCPU
-# never took. Its first kernel problem is a soft lockup whose RIP is in
-# smp_call_function_many_cond, smp_call_function_single or csd_lock_wait,
-# and in every register dump the monitor gave, every other vCPU is halted
-# (HLT=1) with interrupts enabled (IF, 0x200 in RFL): a CPU like that takes
-# an IPI whatever the kernel or a module did, so the emulator lost it.
-# Prints "lost IPI at T s: CPU#N waited in SYM" (T: the lockup's start).
-vm_lost_ipi() {	# OUT
-	local out=$1 first
-	[ -s "$out/monitor.log" ] || return 1
-	first=$(tr -d '\r' <"$out/console.log" | awk -v bad="$VM_BAD_RE" '
+# vm_lockup_in_call OUT: if the first kernel problem in OUT/console.log
+# is a soft lockup whose RIP is in smp_call_function_many_cond,
+# smp_call_function_single or csd_lock_wait (a vCPU waiting for another
+# to run its cross-call), prints "T CPU SYM": when the lockup began, the
+# waiting CPU's number and where it waited; else fails.
+vm_lockup_in_call() {	# OUT
+	[ -s "$1/monitor.log" ] || return 1
+	tr -d '\r' <"$1/console.log" | awk -v bad="$VM_BAD_RE" '
 		$0 ~ bad && !p { p = $0; next }
 		p && /RIP: / { sub(/.*RIP: [0-9]+:/, ""); print p "\t" $1; exit }
-		p && /(Oops|Kernel panic|Call Trace|soft lockup)/ { exit }')
-	awk -F'\t' '
+		p && /(Oops|Kernel panic|Call Trace|soft lockup)/ { exit }' | awk -F'\t' '
 		$1 ~ /soft lockup - CPU#[0-9]+ stuck for [0-9]+s/ &&
 		$2 ~ /^(smp_call_function_many_cond|smp_call_function_single|csd_lock_wait)\+/ {
 			t = $1; sub(/^\[ */, "", t); sub(/\].*/, "", t)
 			c = $1; sub(/.*CPU#/, "", c); sub(/ .*/, "", c)
 			d = $1; sub(/.*stuck for /, "", d); sub(/s.*/, "", d)
-			printf "%s %s %s %s\n", t - d, c, $2, t
+			printf "%s %s %s\n", t - d, c, $2
 			found = 1
 		}
-		END { exit !found }' <<<"$first" >"$out/lost-ipi.tmp" || {
-		rm -f "$out/lost-ipi.tmp"
-		return 1
-	}
-	local t cpu sym
-	read -r t cpu sym _ <"$out/lost-ipi.tmp"
-	rm -f "$out/lost-ipi.tmp"
-	tr -d '\r' <"$out/monitor.log" | awk -v stuck="CPU#$cpu" '
+		END { exit !found }'
+}
+
+# vm_lost_ipi OUT: whether the test VM in OUT (console.log, monitor.log
+# from vm_cpu_dump) was killed waiting in a cross-call (vm_lockup_in_call)
+# that a halted vCPU never took: in every register dump the monitor gave,
+# every other vCPU is halted (HLT=1) with interrupts enabled (IF, 0x200 in
+# RFL): a CPU like that takes an IPI whatever the kernel or a module did,
+# so the emulator lost it. Prints "lost IPI at T s: CPU#N waited in SYM".
+vm_lost_ipi() {	# OUT
+	local out=$1 t cpu sym
+	read -r t cpu sym < <(vm_lockup_in_call "$out") || return 1
+	tr -d '\r' <"$out/monitor.log" | awk -v stuck="CPU#$cpu" "$VM_AWK_FUNCS"'
 		/^CPU#[0-9]+/ { c = $1; next }
 		/^RIP=/ && c != "" {
 			if (c == stuck) { next }
-			rfl = $2; sub(/RFL=/, "", rfl)
-			v = 0
-			for (i = 1; i <= length(rfl); i++)
-				v = v * 16 + index("0123456789abcdef", tolower(substr(rfl, i, 1))) - 1
-			halted = $0 ~ /HLT=1/ && int(v / 512) % 2 == 1
+			rfl = tolower($2); sub(/rfl=/, "", rfl)
+			halted = $0 ~ /HLT=1/ && int(hex(rfl) / 512) % 2 == 1
 			n++; if (!halted) bad++
 		}
 		END { exit !(n > 0 && !bad) }' || return 1
 	echo "lost IPI at $t s: CPU#$cpu waited in $sym, the other vCPUs halted with interrupts on"
 }
 
-# A test VM (OUT: console.log, results/) that died of vm_stale_int3 or
-# vm_lost_ipi may boot again only if nothing had failed by then: no setup failure, and
+# Where a vCPU trapping on int3 again and again can be: the int3 entry,
+# handlers and return path, and the return thunks they go through.
+VM_INT3_PATH_RE='int3|^(asm_)?exc_|kprobe|^error_(entry|return)$|^restore_regs_and_return_to_kernel$|^native_iret$|^(irqentry|ct|rcu)_nmi_|^bsearch$|^patch_cmp$|^notify_die$|notifier_call_chain$|^_*x86_return_thunk$|^srso_|^retbleed_|^entry_untrain_ret$|^_*x86_indirect_thunk|^sync_regs$'
+
+# vm_int3_loop OUT: whether the test VM in OUT (console.log, monitor.log
+# from vm_cpu_dump, results/kallsyms*) was killed waiting in a cross-call
+# (vm_lockup_in_call) that the other vCPU never took because it trapped,
+# again and again, on an int3 that is no longer in memory. On a trap at
+# such a place the kernel backs up over the vanished int3 and returns
+# (kprobe_int3_handler), and a correct CPU then runs what memory holds;
+# one that runs stale translated code traps again, for ever. Evidence:
+# in every register dump, the last one taken with the VM stopped
+# included, each other vCPU is in the int3 path (VM_INT3_PATH_RE) or at
+# the trapping place; in the stopped VM its stack holds an exception
+# frame whose RIP R is kernel text outside vhnet, the last dump is in the
+# int3 path (so the frame is the trap's), and memory holds no int3 (0xcc)
+# at R - 1 or R. Prints "int3 loop at T s: ...".
+vm_int3_loop() {	# OUT
+	local out=$1 t cpu sym f syms=() loop
+	read -r t cpu sym < <(vm_lockup_in_call "$out") || return 1
+	for f in "$out"/results/kallsyms*; do [ ! -f "$f" ] || syms+=("$f"); done
+	loop=$(tr -d '\r' <"$out/monitor.log" | sed 's/\x1b\[[0-9]*[A-Z]//g' |
+		awk -v stuck="$cpu" -v re="$VM_INT3_PATH_RE" "$VM_AWK_FUNCS"'
+		function near(x, r) {	# x is r - 1 or r
+			return substr(x, 1, 8) == substr(r, 1, 8) &&
+				hex(substr(r, 9)) - hex(substr(x, 9)) <= 1 &&
+				hex(substr(r, 9)) - hex(substr(x, 9)) >= 0
+		}
+		function inpath(x,   w) {
+			w = sym(x); sub(/\+.*/, "", w)
+			return w != "" && w ~ re
+		}
+		FILENAME != "-" { load(); next }
+		{ mon_line() }
+		/^CPU#[0-9]+/ { rc = substr($1, 5); next }
+		/^RIP=/ && rc != "" { rip[rc, ++nr[rc]] = tolower(substr($1, 5)) }
+		END {
+			mon_end()
+			for (c in nr) {
+				if (c == stuck) continue
+				others++
+				if (!(c in f) || f[c] == "" || !(c in code)) continue
+				split(f[c], fr, " "); r = fr[1]
+				nb = split(code[c], b, " ")
+				if (nb < 2 || b[1] == "cc" || b[2] == "cc") continue
+				w = sym(r)
+				if (w == "" || w ~ /\[vhnet\]/ || !inpath(rip[c, nr[c]])) continue
+				good = 1
+				for (i = 1; i <= nr[c]; i++)
+					if (!inpath(rip[c, i]) && !near(rip[c, i], r)) good = 0
+				if (!good) continue
+				loops++
+				msg = sprintf("CPU#%s trapped again and again at %s (%s), whose bytes hold no int3 (%s), interrupts %s there",
+					c, r, w, code[c], int(hex(fr[2]) / 512) % 2 ? "on" : "off")
+			}
+			if (others && loops == others) print msg
+			else exit 1
+		}' "${syms[@]}" -) || return 1
+	echo "int3 loop at $t s: $loop, while CPU#$cpu waited in $sym"
+}
+
+# A test VM (OUT: console.log, results/) that died of vm_stale_int3,
+# vm_lost_ipi or vm_int3_loop may boot again only if nothing had failed by then: no setup failure, and
 # every test that ended before the trap (guest-run.sh's "vm: [Ts] NAME
 # exited with status R" lines) exited 0 with no failed case. What ran
 # after the trap, the test it interrupted included, is the trap's doing.
 vm_flaw_retry_ok() {	# OUT
 	local out=$1 sig t x name
 	sig=$(vm_stale_int3 "$out/console.log") || sig=$(vm_lost_ipi "$out") ||
-		return 1
+		sig=$(vm_int3_loop "$out") || return 1
 	[ ! -s "$out/results/setup-failures" ] || return 1
 	t=${sig#* at }
 	t=${t%% s*}
