@@ -65,6 +65,8 @@ static struct file *vhnet_vq_detach(struct vhnet_vq *vq)
 	struct file *file = vq->sock_file;
 
 	vhnet_poll_stop(&vq->sock_poll);
+	vhnet_rxq_return(vq);
+	vq->rx_ring = NULL;
 	vq->sock_file = NULL;
 	vq->sock = NULL;
 	vq->tx_blocked = false;
@@ -161,6 +163,7 @@ static void vhnet_free_scratch(struct vhnet_dev *dev)
 		kvfree(dev->vqs[i].iov);
 		kvfree(dev->vqs[i].heads);
 		kvfree(dev->vqs[i].iov_gpa);
+		kfree(dev->vqs[i].rxb);
 	}
 }
 
@@ -187,7 +190,11 @@ static int vhnet_open(struct inode *inode, struct file *f)
 					   GFP_KERNEL_ACCOUNT);
 		vq->iov_gpa = kvmalloc_array(UIO_MAXIOV, sizeof(*vq->iov_gpa),
 					     GFP_KERNEL_ACCOUNT);
-		if (!vq->iov || !vq->heads || !vq->iov_gpa)
+		if (i == VHNET_VQ_RX)
+			vq->rxb = kmalloc_array(VHNET_RX_BATCH, sizeof(*vq->rxb),
+						GFP_KERNEL_ACCOUNT);
+		if (!vq->iov || !vq->heads || !vq->iov_gpa ||
+		    (i == VHNET_VQ_RX && !vq->rxb))
 			goto err;
 		vhnet_work_init(&vq->work, i == VHNET_VQ_RX ? vhnet_handle_rx :
 							       vhnet_handle_tx);
@@ -588,8 +595,10 @@ static long vhnet_set_backend(struct vhnet_dev *dev, unsigned int cmd,
 		vhnet_vq_start(vq, used_idx);
 		vq->sock_file = file;
 		vq->sock = sock;
-		if (vq->index == VHNET_VQ_RX)
+		if (vq->index == VHNET_VQ_RX) {
+			vq->rx_ring = vhnet_sock_rx_ring(file);
 			vhnet_poll_start(&vq->sock_poll, file);
+		}
 		/* Pick up whatever the guest queued before the attach. */
 		vhnet_work_queue(dev, &vq->work);
 	}

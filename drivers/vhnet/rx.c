@@ -14,11 +14,10 @@ static void vhnet_rx_complete(struct vhnet_vq *vq)
 }
 
 /*
- * Drop the next frame on the socket; it can never fit the guest's ring.
- * tap and macvtap dequeue nothing for an empty iterator, so the frame is
- * received into a scratch buffer (at least any sane vnet header) with
- * MSG_TRUNC: tap, macvtap and AF_PACKET all consume it, copying what
- * fits. Returns false if the socket refused, frame maybe still queued.
+ * Drop the next frame; it can never fit the guest's ring. One taken off
+ * a tap's ring is freed. AF_PACKET's is received into a scratch buffer
+ * with MSG_TRUNC, which consumes it, copying what fits. Returns false if
+ * the socket refused, the frame maybe still queued.
  */
 static bool vhnet_rx_discard(struct vhnet_vq *vq)
 {
@@ -27,6 +26,13 @@ static bool vhnet_rx_discard(struct vhnet_vq *vq)
 	struct kvec kv = { .iov_base = scratch, .iov_len = sizeof(scratch) };
 	int ret;
 
+	if (vq->rx_ring) {
+		/* Taken off the ring already: freed, never copied. */
+		vhnet_rxq_drop(vq);
+		vq->stats.errors++;
+		vq->stats.last_error = -EMSGSIZE;
+		return true;
+	}
 	iov_iter_kvec(&msg.msg_iter, ITER_DEST, &kv, 1, sizeof(scratch));
 	ret = vq->sock->ops->recvmsg(vq->sock, &msg, sizeof(scratch),
 				     MSG_DONTWAIT | MSG_TRUNC);
@@ -129,7 +135,7 @@ void vhnet_handle_rx(struct vhnet_work *work)
 	if (!vq->sock || vq->broken)
 		goto out;
 	/* Rings not mapped yet (IOTLB): nothing to map them for until a frame. */
-	if (!vq->rings_ready && vhnet_sock_peek_len(vq->sock) <= 0)
+	if (!vq->rings_ready && vhnet_rxq_peek(vq) <= 0)
 		goto out;
 	if (vhnet_vq_map_rings(vq))
 		goto out;
@@ -137,7 +143,7 @@ void vhnet_handle_rx(struct vhnet_work *work)
 	mergeable = vhnet_has(vq, VIRTIO_NET_F_MRG_RXBUF);
 
 	vhnet_vq_disable_notify(vq);
-	while ((len = vhnet_sock_peek_len(vq->sock)) > 0) {
+	while ((len = vhnet_rxq_peek(vq)) > 0) {
 		turns++;
 		if (vq->nheads >= VHNET_USED_BATCH)
 			vhnet_rx_complete(vq);
@@ -164,6 +170,7 @@ void vhnet_handle_rx(struct vhnet_work *work)
 		iov_iter_init(&start, ITER_DEST, vq->iov, niov, cap);
 		msg.msg_iter = start;
 		iov_iter_advance(&msg.msg_iter, vq->vhost_hlen);
+		msg.msg_control = vhnet_rxq_take(vq);
 		ret = vq->sock->ops->recvmsg(vq->sock, &msg,
 					     iov_iter_count(&msg.msg_iter),
 					     MSG_DONTWAIT | MSG_TRUNC);

@@ -44,6 +44,8 @@
 #define VHNET_DISCARD_LEN	128
 /* Used entries collected before they are published. */
 #define VHNET_USED_BATCH	64
+/* RX frames taken off a tap's ring at once (one ring lock for all). */
+#define VHNET_RX_BATCH		64
 /* Largest VHOST_SET_VRING_BUSYLOOP_TIMEOUT, in microseconds. */
 #define VHNET_BUSYLOOP_MAX_US	1000000
 /* No guest-physical address: outside the memory table (dirty log). */
@@ -162,6 +164,14 @@ struct vhnet_vq {
 	struct socket *sock;
 	struct vhnet_poll sock_poll;
 	bool tx_blocked;	/* TX waits for socket space */
+	/*
+	 * RX from a tap or macvtap: its frame ring, and the frames taken
+	 * off it, rxb[rxb_head..rxb_tail), owned by vhnet until received,
+	 * dropped or put back (vq->mutex).
+	 */
+	struct ptr_ring *rx_ring;
+	void **rxb;
+	unsigned int rxb_head, rxb_tail;
 
 	/* Scratch for the worker, allocated with the device. */
 	struct iovec *iov;
@@ -377,6 +387,11 @@ bool vhnet_busy_poll(struct vhnet_dev *dev);
 /* sock.c */
 struct socket *vhnet_sock_from_file(struct file *file);
 int vhnet_sock_peek_len(struct socket *sock);
+struct ptr_ring *vhnet_sock_rx_ring(struct file *file);
+int vhnet_rxq_peek(struct vhnet_vq *vq);
+void *vhnet_rxq_take(struct vhnet_vq *vq);
+void vhnet_rxq_drop(struct vhnet_vq *vq);
+void vhnet_rxq_return(struct vhnet_vq *vq);
 
 /* debugfs.c */
 void vhnet_debugfs_add(struct vhnet_dev *dev);
