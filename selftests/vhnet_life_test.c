@@ -438,10 +438,15 @@ TEST_F_TIMEOUT(life, kick_replaced_under_traffic, 300)
 		}
 		memset(&h, 0, sizeof(h));
 		h.g = &self->rig.g[0];
-		h.gap = 300;
+		/*
+		 * A replacement needs a hook call after h.gap more frames;
+		 * one engine step can deliver hundreds (RX batches), so
+		 * leave room for 12 well inside the run.
+		 */
+		h.gap = 100;
 		h.next_at = h.gap;
 		h.want = 12;
-		traffic_cfg(&t, 3000, false, 0);
+		traffic_cfg(&t, 6000, false, 0);
 		t.hook = kick_hook_fn;
 		t.hook_arg = &h;
 		ret = fg_rig_run(&self->rig, &t, &res);
