@@ -90,7 +90,7 @@ static void traffic_cfg(struct fg_traffic_cfg *t, unsigned long tx,
 /* vhnet's per-device debugfs counters, for failure reports. */
 static void log_vhnet_stats(struct __test_metadata *_metadata)
 {
-	char pat[64], line[256];
+	char pat[64], line[512];
 	glob_t gl;
 	size_t i;
 
@@ -188,6 +188,7 @@ FIXTURE(data) {
 	struct fg_rig rig;
 	unsigned long frames;
 	bool gso;
+	char tx_batch[8];	/* the parameter's value before the test */
 };
 
 struct data_cfg {
@@ -202,6 +203,7 @@ struct data_cfg {
 	bool gso;			/* 64 KB TCPv4 GSO frames mixed in */
 	unsigned int busyloop_us;	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT */
 	bool dirty_log;			/* VHOST_F_LOG_ALL, used rings logged */
+	bool no_tx_batch;		/* vhnet's tx_batch=N: a sendmsg per frame */
 };
 
 /* QEMU's default: VERSION_1, INDIRECT, EVENT_IDX, MRG_RXBUF; header 12. */
@@ -324,6 +326,12 @@ static const struct data_cfg cfg_dirty_log = {
 	.gso = true, .dirty_log = true
 };
 
+/* The tap without TX batches: every frame through its own sendmsg(). */
+static const struct data_cfg cfg_tx_unbatched = {
+	.backend = FG_BK_TAP, .features = FG_FEATURES_DEFAULT, .ring = 256,
+	.gso = true, .no_tx_batch = true
+};
+
 FIXTURE_VARIANT(data) {
 	const char *dev;		/* NULL: vhnet */
 	const struct data_cfg *cfg;
@@ -367,6 +375,7 @@ FIXTURE_VARIANT_ADD(data, vhost_net_busyloop) { REF_DEV, &cfg_busyloop };
 FIXTURE_VARIANT_ADD(data, vhnet_busyloop) { NULL, &cfg_busyloop };
 FIXTURE_VARIANT_ADD(data, vhost_net_dirty_log) { REF_DEV, &cfg_dirty_log };
 FIXTURE_VARIANT_ADD(data, vhnet_dirty_log) { NULL, &cfg_dirty_log };
+FIXTURE_VARIANT_ADD(data, vhnet_tx_unbatched) { NULL, &cfg_tx_unbatched };
 
 FIXTURE_SETUP(data)
 {
@@ -384,6 +393,9 @@ FIXTURE_SETUP(data)
 	c.guest.any_layout = variant->cfg->any_layout;
 	c.guest.busyloop_us = variant->cfg->busyloop_us;
 	c.guest.dirty_log = variant->cfg->dirty_log;
+	if (variant->cfg->no_tx_batch)
+		ASSERT_EQ(0, fg_vhnet_param("tx_batch", "N", self->tx_batch,
+					    sizeof(self->tx_batch)));
 	ASSERT_EQ(0, fg_rig_up(&self->rig, &c))
 		TH_LOG("%s, %s: %s", c.guest.dev_path,
 		       fg_env_name(variant->cfg->backend), self->rig.err);
@@ -395,6 +407,24 @@ FIXTURE_SETUP(data)
 FIXTURE_TEARDOWN(data)
 {
 	fg_rig_down(&self->rig);
+	if (self->tx_batch[0])
+		fg_vhnet_param("tx_batch", self->tx_batch, NULL, 0);
+}
+
+/*
+ * TX to a tap or macvtap went out in batches (one sendmsg() for many
+ * frames) unless tx_batch=N; AF_PACKET never batches.
+ */
+static void check_tx_batches(struct __test_metadata *_metadata,
+			     const struct data_cfg *cfg, unsigned long frames)
+{
+	long long batches = vhnet_counter("tx", "batches");
+	bool batching = !cfg->no_tx_batch && cfg->backend != FG_BK_PACKET;
+
+	TH_LOG("TX: %lld batched sendmsg() calls for %lu frames", batches,
+	       frames);
+	EXPECT_LE(0, batches);
+	EXPECT_EQ(batching, batches > 0);
 }
 
 static void data_run(struct __test_metadata *_metadata, struct fg_rig *rig,
@@ -465,6 +495,8 @@ TEST_F_TIMEOUT(data, tx, DATA_TIMEOUT)
 		 variant->cfg->window, true);
 	if (variant->cfg->dirty_log)
 		check_dirty_log(_metadata, &self->rig.g[0], is_ref(variant->dev));
+	if (!is_ref(variant->dev))
+		check_tx_batches(_metadata, variant->cfg, self->frames);
 	if (!variant->cfg->busyloop_us || is_ref(variant->dev))
 		return;
 	/* vhnet polled the TX ring, and found buffers that way. */

@@ -21,9 +21,10 @@ static int vhnet_stats_show(struct seq_file *s, void *unused)
 		const struct vhnet_vq_stats *st = &vq->stats;
 
 		/* The worker writes the stats alone (kicks is atomic): racy reads are fine. */
-		seq_printf(s, "%s packets %llu bytes %llu errors %llu signals %llu broken %llu last_error %d turns_max %u pass_us_max %llu kicks %lld busyloop_us %u polls %llu poll_hits %llu iotlb_misses %llu log_writes %llu log_errors %llu\n",
+		seq_printf(s, "%s packets %llu bytes %llu errors %llu signals %llu batches %llu broken %llu last_error %d turns_max %u pass_us_max %llu kicks %lld busyloop_us %u polls %llu poll_hits %llu iotlb_misses %llu log_writes %llu log_errors %llu\n",
 			   names[i], READ_ONCE(st->packets), READ_ONCE(st->bytes),
 			   READ_ONCE(st->errors), READ_ONCE(st->signals),
+			   READ_ONCE(st->batches),
 			   READ_ONCE(st->broken), READ_ONCE(st->last_error),
 			   READ_ONCE(st->turns_max),
 			   div_u64(READ_ONCE(st->pass_ns_max), NSEC_PER_USEC),

@@ -67,6 +67,7 @@ static struct file *vhnet_vq_detach(struct vhnet_vq *vq)
 	vhnet_poll_stop(&vq->sock_poll);
 	vhnet_rxq_return(vq);
 	vq->rx_ring = NULL;
+	vq->tx_xdp = false;
 	vq->sock_file = NULL;
 	vq->sock = NULL;
 	vq->tx_blocked = false;
@@ -164,6 +165,7 @@ static void vhnet_free_scratch(struct vhnet_dev *dev)
 		kvfree(dev->vqs[i].heads);
 		kvfree(dev->vqs[i].iov_gpa);
 		kfree(dev->vqs[i].rxb);
+		kfree(dev->vqs[i].txb);
 	}
 }
 
@@ -193,8 +195,10 @@ static int vhnet_open(struct inode *inode, struct file *f)
 		if (i == VHNET_VQ_RX)
 			vq->rxb = kmalloc_array(VHNET_RX_BATCH, sizeof(*vq->rxb),
 						GFP_KERNEL_ACCOUNT);
+		else
+			vq->txb = vhnet_tx_batch_alloc();
 		if (!vq->iov || !vq->heads || !vq->iov_gpa ||
-		    (i == VHNET_VQ_RX && !vq->rxb))
+		    (i == VHNET_VQ_RX ? !vq->rxb : !vq->txb))
 			goto err;
 		vhnet_work_init(&vq->work, i == VHNET_VQ_RX ? vhnet_handle_rx :
 							       vhnet_handle_tx);
@@ -598,6 +602,9 @@ static long vhnet_set_backend(struct vhnet_dev *dev, unsigned int cmd,
 		if (vq->index == VHNET_VQ_RX) {
 			vq->rx_ring = vhnet_sock_rx_ring(file);
 			vhnet_poll_start(&vq->sock_poll, file);
+		} else {
+			/* A tap or macvtap takes batches of prepared frames. */
+			vq->tx_xdp = vhnet_tx_can_batch(file);
 		}
 		/* Pick up whatever the guest queued before the attach. */
 		vhnet_work_queue(dev, &vq->work);

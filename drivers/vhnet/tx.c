@@ -1,16 +1,125 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Guest TX ring to backend socket. */
+#include <linux/if_tun.h>
+#include <linux/module.h>
 #include <linux/net.h>
+#include <linux/skbuff.h>
 #include <linux/socket.h>
 #include <linux/uio.h>
+#include <net/xdp.h>
 
 #include "vhnet.h"
 
-/* Publish used entries and interrupt the guest if it wants that. */
+static bool tx_batch = true;
+module_param(tx_batch, bool, 0644);
+MODULE_PARM_DESC(tx_batch,
+		 "Hand small TX frames to a tap or macvtap in batches, one sendmsg() each; read at SET_BACKEND (default Y)");
+
+/*
+ * A batched frame's page fragment: struct tun_xdp_hdr at the start (the
+ * headroom holds it), the frame at VHNET_TX_PAD, skb_shared_info after.
+ * The headroom is what an XDP program on the tap may expect.
+ */
+#define VHNET_TX_PAD	(XDP_PACKET_HEADROOM + NET_IP_ALIGN)
+#define VHNET_TX_ROOM(len) \
+	(SKB_DATA_ALIGN(VHNET_TX_PAD + (len)) + \
+	 SKB_DATA_ALIGN(sizeof(struct skb_shared_info)))
+
+bool vhnet_tx_can_batch(struct file *file)
+{
+	return READ_ONCE(tx_batch) && vhnet_sock_rx_ring(file);
+}
+
+struct xdp_buff *vhnet_tx_batch_alloc(void)
+{
+	return kmalloc_array(VHNET_TX_BATCH, sizeof(struct xdp_buff),
+			     GFP_KERNEL_ACCOUNT);
+}
+
+/* Hand the batched frames to the socket, which owns them from then on. */
+static void vhnet_tx_send_batch(struct vhnet_vq *vq)
+{
+	struct tun_msg_ctl ctl = {
+		.type = TUN_MSG_PTR, .num = vq->txb_n, .ptr = vq->txb,
+	};
+	struct msghdr msg = {
+		.msg_control = &ctl, .msg_controllen = sizeof(ctl),
+		.msg_flags = MSG_DONTWAIT,
+	};
+
+	if (!vq->txb_n)
+		return;
+	/* tun and tap take each frame, whatever becomes of it: no errno. */
+	vq->sock->ops->sendmsg(vq->sock, &msg, 0);
+	vq->stats.batches++;
+	vq->txb_n = 0;
+}
+
+/*
+ * Copy the frame at @from (the socket's header, then the frame) into a
+ * batch entry. 1: batched; 0: not for a batch (too big for one page, too
+ * short, no memory), @from untouched; -EFAULT: the guest's buffer faulted.
+ */
+static int vhnet_tx_batch_add(struct vhnet_vq *vq, struct iov_iter *from)
+{
+	size_t len = iov_iter_count(from);
+	struct tun_xdp_hdr *hdr;
+	void *buf;
+
+	/* Short frames take the socket's own path, which counts the error. */
+	if (len < vq->sock_hlen + ETH_HLEN)
+		return 0;
+	len -= vq->sock_hlen;
+	if (VHNET_TX_ROOM(len) > PAGE_SIZE)
+		return 0;
+	buf = netdev_alloc_frag(VHNET_TX_ROOM(len));
+	if (!buf)
+		return 0;
+	hdr = buf;
+	hdr->buflen = VHNET_TX_ROOM(len);
+	memset(&hdr->gso, 0, sizeof(hdr->gso));
+	/* The guest's header (tun and tap validate it), without num_buffers. */
+	if (vq->sock_hlen) {
+		if (copy_from_iter(&hdr->gso, sizeof(hdr->gso), from) !=
+		    sizeof(hdr->gso))
+			goto fault;
+		iov_iter_advance(from, vq->sock_hlen - sizeof(hdr->gso));
+	}
+	if (copy_from_iter(buf + VHNET_TX_PAD, len, from) != len)
+		goto fault;
+	xdp_init_buff(&vq->txb[vq->txb_n], VHNET_TX_ROOM(len), NULL);
+	xdp_prepare_buff(&vq->txb[vq->txb_n], buf, VHNET_TX_PAD, len, true);
+	if (++vq->txb_n == VHNET_TX_BATCH)
+		vhnet_tx_send_batch(vq);
+	return 1;
+fault:
+	skb_free_frag(buf);
+	return -EFAULT;
+}
+
+/* Send what is batched, publish used entries, interrupt if wanted. */
 static void vhnet_tx_complete(struct vhnet_vq *vq)
 {
+	/* Frames leave before the guest learns their buffers are free. */
+	vhnet_tx_send_batch(vq);
 	if (vq->nheads && !vhnet_vq_flush_used(vq))
 		vhnet_vq_signal(vq);
+}
+
+/* Send one frame, batched if it can be; bytes sent or -errno. */
+static int vhnet_tx_one(struct vhnet_vq *vq, struct msghdr *msg)
+{
+	size_t len = iov_iter_count(&msg->msg_iter);
+	int ret;
+
+	if (vq->tx_xdp) {
+		ret = vhnet_tx_batch_add(vq, &msg->msg_iter);
+		if (ret)
+			return ret < 0 ? ret : len;
+		/* Keep the order: what is batched leaves first. */
+		vhnet_tx_send_batch(vq);
+	}
+	return vq->sock->ops->sendmsg(vq->sock, msg, len);
 }
 
 void vhnet_handle_tx(struct vhnet_work *work)
@@ -53,8 +162,7 @@ void vhnet_handle_tx(struct vhnet_work *work)
 		} else {
 			/* vhnet owns the header: the socket gets the frame. */
 			iov_iter_advance(&msg.msg_iter, vq->vhost_hlen);
-			ret = vq->sock->ops->sendmsg(vq->sock, &msg,
-						     iov_iter_count(&msg.msg_iter));
+			ret = vhnet_tx_one(vq, &msg);
 		}
 		if (ret == -EAGAIN || ret == -ENOBUFS) {
 			/* No room: keep the chain and wait for socket space. */

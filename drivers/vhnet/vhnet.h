@@ -46,6 +46,8 @@
 #define VHNET_USED_BATCH	64
 /* RX frames taken off a tap's ring at once (one ring lock for all). */
 #define VHNET_RX_BATCH		64
+/* TX frames handed to a tap or macvtap in one sendmsg(). */
+#define VHNET_TX_BATCH		64
 /* Largest VHOST_SET_VRING_BUSYLOOP_TIMEOUT, in microseconds. */
 #define VHNET_BUSYLOOP_MAX_US	1000000
 /* No guest-physical address: outside the memory table (dirty log). */
@@ -92,6 +94,7 @@ struct vhnet_vq_stats {
 	u64 bytes;
 	u64 errors;	/* frames the socket refused, or too big to fit */
 	u64 signals;
+	u64 batches;	/* TX: batched sendmsg() calls; RX: ring refills */
 	u64 broken;	/* times this queue was flagged broken */
 	int last_error;	/* errno of the last counted error */
 	/* Worst handler pass: loop turns, and time with the mutex held. */
@@ -172,6 +175,13 @@ struct vhnet_vq {
 	struct ptr_ring *rx_ring;
 	void **rxb;
 	unsigned int rxb_head, rxb_tail;
+	/*
+	 * TX to a tap or macvtap: small frames, copied into page fragments,
+	 * wait in txb[0..txb_n) for one sendmsg(); sent before the pass ends.
+	 */
+	bool tx_xdp;
+	struct xdp_buff *txb;
+	unsigned int txb_n;
 
 	/* Scratch for the worker, allocated with the device. */
 	struct iovec *iov;
@@ -388,6 +398,8 @@ bool vhnet_busy_poll(struct vhnet_dev *dev);
 struct socket *vhnet_sock_from_file(struct file *file);
 int vhnet_sock_peek_len(struct socket *sock);
 struct ptr_ring *vhnet_sock_rx_ring(struct file *file);
+bool vhnet_tx_can_batch(struct file *file);
+struct xdp_buff *vhnet_tx_batch_alloc(void);
 int vhnet_rxq_peek(struct vhnet_vq *vq);
 void *vhnet_rxq_take(struct vhnet_vq *vq);
 void vhnet_rxq_drop(struct vhnet_vq *vq);

@@ -36,6 +36,11 @@ int fg_wait_debugfs(pid_t owner, int want, int ms);
  * in the stats file of @owner's newest device; -1 if not found.
  */
 long long fg_debugfs_stat(pid_t owner, const char *queue, const char *name);
+/*
+ * Set vhnet's module parameter @name to @value; its old value goes to
+ * @old (if not NULL, @len bytes). 0, or -errno.
+ */
+int fg_vhnet_param(const char *name, const char *value, char *old, size_t len);
 /* Poll up to @ms until /sys/class/net/@name is gone. */
 bool fg_wait_netdev_gone(const char *name, int ms);
 

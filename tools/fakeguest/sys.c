@@ -207,6 +207,27 @@ long long fg_debugfs_stat(pid_t owner, const char *queue, const char *name)
 	return -1;
 }
 
+int fg_vhnet_param(const char *name, const char *value, char *old, size_t len)
+{
+	char path[128];
+	ssize_t n;
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "/sys/module/vhnet/parameters/%s", name);
+	if (old && fg_read_text(path, old, len) < 0)
+		return -errno;
+	if (old)
+		old[strcspn(old, "\n")] = '\0';
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, value, strlen(value));
+	if (n < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
 bool fg_wait_netdev_gone(const char *name, int ms)
 {
 	char path[64];
