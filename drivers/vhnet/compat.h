@@ -8,6 +8,8 @@
 
 #include <linux/eventfd.h>
 #include <linux/err.h>
+#include <linux/gfp.h>
+#include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 
@@ -18,6 +20,19 @@ static inline void vhnet_eventfd_signal(struct eventfd_ctx *ctx)
 	eventfd_signal(ctx);
 #else
 	eventfd_signal(ctx, 1);
+#endif
+}
+
+/* Free a page fragment cache's page (6.12 has a helper for it). */
+static inline void vhnet_frag_cache_drain(struct page_frag_cache *nc)
+{
+#ifdef VHNET_HAVE_FRAG_CACHE_DRAIN
+	page_frag_cache_drain(nc);
+#else
+	if (nc->va)
+		__page_frag_cache_drain(virt_to_head_page(nc->va),
+					nc->pagecnt_bias);
+	nc->va = NULL;
 #endif
 }
 

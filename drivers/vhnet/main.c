@@ -166,6 +166,7 @@ static void vhnet_free_scratch(struct vhnet_dev *dev)
 		kvfree(dev->vqs[i].iov_gpa);
 		kfree(dev->vqs[i].rxb);
 		kfree(dev->vqs[i].txb);
+		vhnet_frag_cache_drain(&dev->vqs[i].tx_frags);
 	}
 }
 

@@ -182,6 +182,7 @@ struct vhnet_vq {
 	bool tx_xdp;
 	struct xdp_buff *txb;
 	unsigned int txb_n;
+	struct page_frag_cache tx_frags;	/* the fragments' pages */
 
 	/* Scratch for the worker, allocated with the device. */
 	struct iovec *iov;

@@ -359,7 +359,7 @@ for my $out (@outs) {
 				$cr{$i}{$_->[0]} = $_->[1]
 					for @{$val{$raw}{$i}{dev_ns} // []};
 			}
-			(my $cname = $name) =~ s/50//;
+			(my $cname = $name) =~ s/^rtt50/rtt/;
 			@ccells = ((map { cell(values %{$cr{$_}}) }
 				    ('vhnet', 'vhost-net', 'userspace')),
 				   ratio_cell('vhnet/in-tree', "$cname-cpu", $kver,
