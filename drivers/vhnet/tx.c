@@ -77,8 +77,9 @@ static int vhnet_tx_batch_add(struct vhnet_vq *vq, struct iov_iter *from)
 	struct tun_xdp_hdr *hdr;
 	void *buf;
 
-	BUILD_BUG_ON(VHNET_TX_PAD < sizeof(*hdr) ||
-		     VHNET_TX_ROOM(VHNET_TX_PAD_XDP, VHNET_TX_BATCH_LEN) > PAGE_SIZE);
+	BUILD_BUG_ON(sizeof(*hdr) > VHNET_TX_PAD);
+	BUILD_BUG_ON(VHNET_TX_ROOM(VHNET_TX_PAD_XDP, VHNET_TX_BATCH_LEN) >
+		     PAGE_SIZE);
 	/* Short frames take the socket's own path, which counts the error. */
 	if (len < vq->sock_hlen + ETH_HLEN ||
 	    len > vq->sock_hlen + VHNET_TX_BATCH_LEN)
