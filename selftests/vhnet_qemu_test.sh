@@ -289,7 +289,7 @@ check_iotlb() {	# NAME STATS
 check_guest() {	# NAME STEPS
 	local name=$1 steps=$2 pid s line t0 nping=0 rc tids sum bytes i prev=
 	local before after moved
-	local stats rx_min=1 tx_min=1 rx_streams=1
+	local stats done_rc rx_min=1 tx_min=1 rx_streams=1
 	pid=${NESTED_PID[$name]}
 	stuck=0
 	t0=$SECONDS
@@ -401,6 +401,7 @@ check_guest() {	# NAME STEPS
 	done
 
 	wait_for "$name" "done" 60
+	done_rc=$?
 	stats=$(nested_stats "$pid")
 	check_counters "$name" "$stats" rx $rx_min $rx_streams
 	result $? "$name: debugfs rx counters moved (bytes >= $rx_min, nothing broken)"
@@ -437,8 +438,8 @@ check_guest() {	# NAME STEPS
 		[ -z "$(nested_worker "$pid")" ] && [ -z "$(nested_stats "$pid")" ] && break
 		sleep 0.5
 	done
-	[ $rc = 0 ] && [ -z "$(nested_worker "$pid")" ] && [ -z "$(nested_stats "$pid")" ]
-	result $? "$name: guest powered off, QEMU exited 0, vhnet-$pid and its debugfs entry gone"
+	[ $done_rc = 0 ] && [ $rc = 0 ] && [ -z "$(nested_worker "$pid")" ] && [ -z "$(nested_stats "$pid")" ]
+	result $? "$name: guest finished its steps and powered off, QEMU exited 0, vhnet-$pid and its debugfs entry gone"
 
 	# With vhostforce=on QEMU should fail rather than fall back, but a
 	# fallback ("falling back on userspace virtio") must not pass either.
@@ -646,11 +647,13 @@ check_migration() {
 	nested_stop msrc 0
 	check_released "$pid"
 	result $? "migrate: the source QEMU quit, vhnet-$pid and its debugfs entry gone"
+	# "done" first: a guest that reset also ends QEMU with 0 (-no-reboot).
 	wait_for mdst "done" 60
+	i=$?
 	if [ $stuck = 0 ]; then nested_stop mdst "$(time_left 60)"; else nested_stop mdst 0; fi
 	rc=$?
-	check_released "$dpid" && [ $rc = 0 ]
-	result $? "migrate: the guest powered off on the destination, QEMU exited 0, vhnet-$dpid gone"
+	check_released "$dpid" && [ $i = 0 ] && [ $rc = 0 ]
+	result $? "migrate: the guest finished its steps and powered off on the destination, QEMU exited 0, vhnet-$dpid gone"
 
 	rc=0
 	for i in msrc mdst; do
