@@ -4,16 +4,18 @@
 # (tools/bench/run-guest.sh):   real-guest.sh OUT
 #
 # Boots the VM's own Debian kernel with its virtio_net as nested guests
-# (nested KVM when the probe allows, see tools/vm/nested.sh), all at once,
-# each with two queue pairs and two vCPUs, serving iperf3 and sockperf
-# (tools/vm/nested-init.sh, step serve):
+# (nested KVM when the probe allows, see tools/vm/nested.sh), each with two
+# queue pairs and two vCPUs, serving iperf3 and sockperf
+# (tools/vm/nested-init.sh, step serve), in two passes of at most three
+# guests at once:
 #   vhnet         -netdev tap,vhost=on through /dev/vhnet
 #   vhost-net     the same through the in-tree /dev/vhost-net
 #   user          vhost=off: QEMU's own virtio-net (the emulation baseline)
 #   vhnet-bp, vhost-net-bp  vhnet and vhost-net with poll-us=50 (device
 #                 busy polling), for the rrbp metric only
-# Then, round after round, every metric is measured against each guest in
-# turn (the order rotates with the round), the VM being the other end:
+# In each pass, round after round, every metric is measured against each
+# guest in turn (the order rotates with the round), the VM being the other
+# end:
 #   tcp-h2g tcp-g2h    iperf3 TCP, one stream, VM to guest and back (Gbit/s;
 #                      1 s omitted, then BENCH_REAL_SECONDS)
 #   tcp4-h2g tcp4-g2h  four streams over the two queue pairs
@@ -230,58 +232,92 @@ modprobe vhost_net 2>>"$err"
 nested_accel_init
 say "accelerator $NESTED_ACCEL ($NESTED_ACCEL_WHY)"
 
-names=("${impls[@]}")
-case " $BENCH_REAL_METRICS " in *" rrbp "*) names+=(vhnet-bp vhost-net-bp) ;; esac
-t0=$SECONDS
-round=0
-for name in "${names[@]}"; do
-	NESTED_QUEUES[$name]=2
-	case $name in *-bp) NESTED_NETOPTS[$name]=poll-us=50 ;; esac
-	NESTED_BACKEND=${name%-bp} nested_start "$name" "${idx[$name]}" serve ||
-		{ fail "setup: cannot start guest $name"; exit 1; }
-done
-for name in "${names[@]}"; do
-	if ! { nested_wait_up "$name" 900 && nested_wait "$name" serving 300 &&
-			[ "$(nested_value "$(nested_result "$name" serving)" ok)" = 1 ]; } &&
-			! { [ "${NESTED_WHY[$name]:-}" = "QEMU exited" ] &&
-			    revive "$name" "QEMU exited while booting"; }; then
-		fail "setup: guest $name: ${NESTED_WHY[$name]:-$(nested_result "$name" serving)} (console: $NESTED_LOGS/$name.console)"
-		exit 1
-	fi
-	WORKERS[$name]=$(find_workers "$name" | tr '\n' ' ')
-	say "$name serving: $(nested_result "$name" serving); QEMU ${NESTED_PID[$name]}, device threads: ${WORKERS[$name]:-none}"
-	case $name in
-	user) ;;
-	*)	# No device thread: the CPU figures would read 0.
-		if [ -z "${WORKERS[$name]}" ]; then
-			fail "setup: guest $name: no device thread found; threads: $(
-				cat /proc/"${NESTED_PID[$name]}"/task/*/comm 2>/dev/null | tr '\n' ' ')"
-			exit 1
-		fi ;;
-	esac
-done
-say "${#names[@]} guests up in $((SECONDS - t0))s"
-
-[ -s "$raw" ] || echo "kernel,metric,round,impl,value,value2,worker_ns_per_pkt,guest_irq_per_s,packets,seconds,accel" >"$raw"
-t0=$SECONDS
-for round in $(seq 1 "$BENCH_REAL_ROUNDS"); do
-	say "round $round"
-	for metric in $BENCH_REAL_METRICS; do
-		case $metric in
-		tcp-h2g|tcp-g2h|tcp4-h2g|tcp4-g2h|udp64-h2g|udp64-g2h|rr) set -- "${impls[@]}" ;;
-		rrbp) set -- vhnet vhost-net ;;
-		*) say "unknown metric $metric"; continue ;;
+# Start the guests NAMES, wait until each serves, find its device threads.
+start_pass() {
+	local name t0=$SECONDS
+	round=0
+	for name in "$@"; do
+		NESTED_QUEUES[$name]=2
+		case $name in *-bp) NESTED_NETOPTS[$name]=poll-us=50 ;; esac
+		NESTED_BACKEND=${name%-bp} nested_start "$name" "${idx[$name]}" serve ||
+			{ fail "setup: cannot start guest $name"; return 1; }
+	done
+	for name in "$@"; do
+		if ! { nested_wait_up "$name" 900 && nested_wait "$name" serving 300 &&
+				[ "$(nested_value "$(nested_result "$name" serving)" ok)" = 1 ]; } &&
+				! { [ "${NESTED_WHY[$name]:-}" = "QEMU exited" ] &&
+				    revive "$name" "QEMU exited while booting"; }; then
+			fail "setup: guest $name: ${NESTED_WHY[$name]:-$(nested_result "$name" serving)} (console: $NESTED_LOGS/$name.console)"
+			return 1
+		fi
+		WORKERS[$name]=$(find_workers "$name" | tr '\n' ' ')
+		say "$name serving: $(nested_result "$name" serving); QEMU ${NESTED_PID[$name]}, device threads: ${WORKERS[$name]:-none}"
+		case $name in
+		user) ;;
+		*)	# No device thread: the CPU figures would read 0.
+			if [ -z "${WORKERS[$name]}" ]; then
+				fail "setup: guest $name: no device thread found; threads: $(
+					cat /proc/"${NESTED_PID[$name]}"/task/*/comm 2>/dev/null | tr '\n' ' ')"
+				return 1
+			fi ;;
 		esac
-		# Rotate the order with the round: no implementation always first.
-		for k in $(seq 0 $(($# - 1))); do
-			k=$(( (k + round) % $# + 1 ))
-			measure "$metric" "$round" "${!k}"
+	done
+	say "$# guests up in $((SECONDS - t0))s: $*"
+}
+
+# Every round of METRICS, then stop the guests NAMES.
+run_pass() {	# "METRICS" NAMES...
+	local metrics=$1 metric k name t0=$SECONDS
+	shift
+	for round in $(seq 1 "$BENCH_REAL_ROUNDS"); do
+		say "round $round"
+		for metric in $metrics; do
+			case $metric in
+			rrbp) set -- vhnet vhost-net ;;
+			*) set -- "${impls[@]}" ;;
+			esac
+			# Rotate the order with the round: no implementation always first.
+			for k in $(seq 0 $(($# - 1))); do
+				k=$(( (k + round) % $# + 1 ))
+				measure "$metric" "$round" "${!k}"
+			done
 		done
 	done
+	say "pass done in $((SECONDS - t0))s"
+}
+
+stop_pass() {
+	local name
+	for name in "$@"; do
+		nested_stop "$name" 20 >/dev/null
+	done
+}
+
+# Two passes, so that at most three nested KVM guests run at once (five
+# at once made the emulator lose guests and, twice, the test VM itself:
+# Documentation/performance.rst): vhnet, vhost-net and vhost=off for
+# every row but rrbp, then the two busy-polling guests for rrbp.
+main_metrics='' bp_metrics=''
+for metric in $BENCH_REAL_METRICS; do
+	case $metric in
+	tcp-h2g|tcp-g2h|tcp4-h2g|tcp4-g2h|udp64-h2g|udp64-g2h|rr)
+		main_metrics+=" $metric" ;;
+	rrbp) bp_metrics+=" $metric" ;;
+	*) say "unknown metric $metric" ;;
+	esac
 done
+[ -s "$raw" ] || echo "kernel,metric,round,impl,value,value2,worker_ns_per_pkt,guest_irq_per_s,packets,seconds,accel" >"$raw"
+t0=$SECONDS
+if [ -n "$main_metrics" ]; then
+	start_pass "${impls[@]}" || exit 1
+	run_pass "$main_metrics"
+	stop_pass "${impls[@]}"
+fi
+if [ -n "$bp_metrics" ]; then
+	start_pass vhnet-bp vhost-net-bp || exit 1
+	run_pass "$bp_metrics"
+	stop_pass vhnet-bp vhost-net-bp
+fi
 say "measurements done in $((SECONDS - t0))s"
-for name in "${names[@]}"; do
-	nested_stop "$name" 20 >/dev/null
-done
 exit 0
 }
