@@ -10,12 +10,16 @@
  * drops by the backend. VHNET_FRAMES sets the frames per direction
  * (default 100000).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -756,6 +760,176 @@ TEST_F_TIMEOUT(concurrent, eight_devices, DATA_TIMEOUT)
 		EXPECT_EQ(per, job[i].res.tx_recv);
 		EXPECT_EQ(per, job[i].res.rx_recv + job[i].res.rx_dropped);
 	}
+}
+
+/* ---------------------------------------------------------------------
+ * Tracepoints: in a tracefs instance of its own, filtered to this
+ * process's devices, the events add up to what debugfs counted.
+ */
+
+#define TRACEFS		"/sys/kernel/tracing"
+#define TRACE_FRAMES	3000UL
+
+FIXTURE(trace) {
+	struct fg_rig rig;
+	char inst[96];
+};
+
+struct trace_sums {
+	long long kicks[2], signals[2], frames[2], bytes[2];
+	long long drops[2], broken[2], other;
+	int drop_err;
+	char why[64];
+};
+
+static int trace_write(const char *inst, const char *name, const char *val)
+{
+	char path[256];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", inst, name);
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Sum up the instance's vhnet events (their text form) per queue. */
+static int trace_collect(const char *inst, struct trace_sums *s)
+{
+	char path[256], line[512], name[32], *p, *why;
+	long long a, b;
+	unsigned int q;
+	FILE *f;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(path, sizeof(path), "%s/trace", inst);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		p = strstr(line, ": vhnet_");
+		if (!p || sscanf(p + 2, "%31[a-z_]: owner=%*d vq=%u", name, &q) != 2 ||
+		    q > 1)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		why = strstr(p, " why=");
+		if (!strcmp(name, "vhnet_kick")) {
+			s->kicks[q]++;
+		} else if (!strcmp(name, "vhnet_signal")) {
+			s->signals[q]++;
+		} else if (!strcmp(name, "vhnet_tx_batch") ||
+			   !strcmp(name, "vhnet_rx_batch")) {
+			p = strstr(p, "frames=");
+			if (!p || sscanf(p, "frames=%lld bytes=%lld", &a, &b) != 2)
+				continue;
+			s->frames[q] += a;
+			s->bytes[q] += b;
+		} else if (!strcmp(name, "vhnet_drop")) {
+			s->drops[q]++;
+			p = strstr(p, "err=");
+			if (p)
+				s->drop_err = atoi(p + 4);
+		} else if (!strcmp(name, "vhnet_vq_broken")) {
+			s->broken[q]++;
+			if (why)
+				snprintf(s->why, sizeof(s->why), "%s", why + 5);
+		} else {
+			s->other++;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+FIXTURE_SETUP(trace)
+{
+	struct fg_rig_cfg c;
+	char filter[64];
+
+	if (access(TRACEFS "/instances", F_OK))
+		mount("tracefs", TRACEFS, "tracefs", 0, NULL);
+	snprintf(self->inst, sizeof(self->inst), TRACEFS "/instances/vhnet-%d",
+		 getpid());
+	ASSERT_EQ(0, mkdir(self->inst, 0700))
+		TH_LOG("%s: %s", self->inst, strerror(errno));
+	ASSERT_EQ(0, trace_write(self->inst, "buffer_size_kb", "8192"));
+	snprintf(filter, sizeof(filter), "owner == %d", getpid());
+	ASSERT_EQ(0, trace_write(self->inst, "events/vhnet/filter", filter))
+		TH_LOG("no vhnet events in %s", self->inst);
+	ASSERT_EQ(0, trace_write(self->inst, "events/vhnet/enable", "1"));
+	rig_cfg(&c, NULL, FG_BK_TAP, FG_FEATURES_DEFAULT, 256, false,
+		rig_id(0));
+	ASSERT_EQ(0, fg_rig_up(&self->rig, &c)) TH_LOG("%s", self->rig.err);
+}
+
+FIXTURE_TEARDOWN(trace)
+{
+	fg_rig_down(&self->rig);
+	trace_write(self->inst, "events/vhnet/enable", "0");
+	rmdir(self->inst);
+}
+
+TEST_F_TIMEOUT(trace, events_add_up_to_counters, DATA_TIMEOUT)
+{
+	struct fg_traffic_result res;
+	struct fg_traffic_cfg t;
+	struct trace_sums s;
+	unsigned int q;
+	const char *qn[2] = { "rx", "tx" };
+
+	traffic_cfg(&t, TRACE_FRAMES, TRACE_FRAMES, false);
+	ASSERT_EQ(0, fg_rig_run(&self->rig, &t, &res)) TH_LOG("%s", res.err);
+	ASSERT_EQ(TRACE_FRAMES, res.tx_recv);
+	/* The worker's last pass emits its batch event after the counts. */
+	fg_sleep_ms(300);
+	ASSERT_EQ(0, trace_write(self->inst, "tracing_on", "0"));
+	ASSERT_EQ(0, trace_collect(self->inst, &s));
+	for (q = 0; q < 2; q++) {
+		TH_LOG("%s: kicks %lld signals %lld frames %lld bytes %lld drops %lld broken %lld",
+		       qn[q], s.kicks[q], s.signals[q], s.frames[q],
+		       s.bytes[q], s.drops[q], s.broken[q]);
+		EXPECT_EQ(vhnet_counter(qn[q], "kicks"), s.kicks[q]);
+		EXPECT_EQ(vhnet_counter(qn[q], "signals"), s.signals[q]);
+		EXPECT_EQ(vhnet_counter(qn[q], "packets"), s.frames[q]);
+		EXPECT_EQ(vhnet_counter(qn[q], "bytes"), s.bytes[q]);
+		EXPECT_EQ(0, s.drops[q] + s.broken[q]);
+		EXPECT_LT(0, s.signals[q]);
+	}
+	EXPECT_LT(0, s.kicks[FG_TXQ]);
+	EXPECT_EQ((long long)TRACE_FRAMES, s.frames[FG_TXQ]);
+	/* The guest may also get the host's own frames (IPv6 ND and such). */
+	EXPECT_LE((long long)res.rx_recv, s.frames[FG_RXQ]);
+	EXPECT_EQ(0, s.other);
+}
+
+TEST_F_TIMEOUT(trace, drop_and_broken_say_why, HOSTILE_TIMEOUT)
+{
+	struct fg_guest *g = &self->rig.g[0];
+	__u8 hdr[32] = { 0 }, frame[4] = { 0 };
+	struct trace_sums s;
+	int i;
+
+	/* Shorter than an Ethernet header: the tap refuses it. */
+	ASSERT_EQ(0, fg_guest_tx(g, hdr, frame, sizeof(frame)));
+	fg_guest_tx_kick(g);
+	for (i = 0; i < 200 && vhnet_counter("tx", "errors") < 1; i++)
+		fg_sleep_ms(10);
+	ASSERT_EQ(1, vhnet_counter("tx", "errors"));
+	ASSERT_EQ(0, fg_hostile_post(g, FG_TXQ, FG_BAD_NEXT));
+	ASSERT_EQ(0, fg_vq_wait_err(&g->dev.vq[FG_TXQ], 2000));
+	ASSERT_EQ(0, trace_write(self->inst, "tracing_on", "0"));
+	ASSERT_EQ(0, trace_collect(self->inst, &s));
+	TH_LOG("tx: drops %lld (err %d), broken %lld (%s)", s.drops[FG_TXQ],
+	       s.drop_err, s.broken[FG_TXQ], s.why);
+	EXPECT_EQ(1, s.drops[FG_TXQ]);
+	EXPECT_EQ(-EINVAL, s.drop_err);
+	EXPECT_EQ(1, s.broken[FG_TXQ]);
+	EXPECT_STREQ("next index out of range", s.why);
+	EXPECT_EQ(0, s.drops[FG_RXQ] + s.broken[FG_RXQ]);
 }
 
 TEST_HARNESS_MAIN

@@ -33,10 +33,16 @@ checkpatch() {	# WHAT IGNORE-LIST FILE...
 }
 
 shopt -s nullglob globstar
-kfiles=(drivers/vhnet/*.[ch] include/uapi/**/*.h)
+kfiles=()
+for f in drivers/vhnet/*.[ch] include/uapi/**/*.h; do
+	[ "$f" = drivers/vhnet/vhnet_trace.h ] || kfiles+=("$f")
+done
 ufiles=(tools/fakeguest/*.[ch] selftests/*.[ch])
 shopt -u nullglob globstar
 checkpatch "kernel code" "" "${kfiles[@]}"
+# TRACE_EVENT()'s layout, as in the kernel's own include/trace/events/.
+checkpatch "tracepoints" OPEN_ENDED_LINE,PARENTHESIS_ALIGNMENT \
+	drivers/vhnet/vhnet_trace.h
 checkpatch "userspace code" BIT_MACRO,PREFER_KERNEL_TYPES "${ufiles[@]}"
 
 # --- sparse ---------------------------------------------------------------

@@ -13,6 +13,7 @@
 #include <linux/uaccess.h>
 
 #include "vhnet.h"
+#include "vhnet_trace.h"
 
 /* Entries a device may hold; an UPDATE beyond it evicts the oldest. */
 static unsigned int iotlb_entries = 2048;
@@ -80,6 +81,7 @@ static void vhnet_iotlb_miss(struct vhnet_vq *vq, u64 iova, u8 perm)
 	vq->miss_perm = perm;
 	vq->miss_state = VHNET_MISS_QUEUED;
 	vq->stats.iotlb_misses++;
+	trace_vhnet_iotlb_miss(vq, iova, perm);
 	wake_up_interruptible_poll(&vq->dev->iotlb_wait, EPOLLIN | EPOLLRDNORM);
 }
 

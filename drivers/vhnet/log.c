@@ -13,6 +13,7 @@
 #include <linux/uaccess.h>
 
 #include "vhnet.h"
+#include "vhnet_trace.h"
 #include "compat.h"
 
 #define VHNET_LOG_SHIFT		12	/* VHOST_PAGE_SIZE */
@@ -104,6 +105,7 @@ int vhnet_log_write(struct vhnet_vq *vq, u64 gpa, u64 len)
 	}
 	vq->stats.log_writes++;
 	vq->log_pending = true;
+	trace_vhnet_log(vq, gpa, len);
 	return 0;
 }
 

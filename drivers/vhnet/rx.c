@@ -6,6 +6,7 @@
 #include <linux/virtio_net.h>
 
 #include "vhnet.h"
+#include "vhnet_trace.h"
 
 static void vhnet_rx_complete(struct vhnet_vq *vq)
 {
@@ -31,6 +32,7 @@ static bool vhnet_rx_discard(struct vhnet_vq *vq)
 		vhnet_rxq_drop(vq);
 		vq->stats.errors++;
 		vq->stats.last_error = -EMSGSIZE;
+		trace_vhnet_drop(vq, -EMSGSIZE, "never fits the guest's buffers");
 		return true;
 	}
 	iov_iter_kvec(&msg.msg_iter, ITER_DEST, &kv, 1, sizeof(scratch));
@@ -40,6 +42,8 @@ static bool vhnet_rx_discard(struct vhnet_vq *vq)
 		return true;	/* gone meanwhile: nothing to count */
 	vq->stats.errors++;
 	vq->stats.last_error = ret < 0 ? ret : -EMSGSIZE;
+	trace_vhnet_drop(vq, vq->stats.last_error,
+			 "never fits the guest's buffers");
 	return ret >= 0;
 }
 
@@ -126,12 +130,14 @@ void vhnet_handle_rx(struct vhnet_work *work)
 	struct iov_iter start;
 	unsigned int pkts = 0, turns = 0, niov, used;
 	size_t bytes = 0, total, left, cap;
+	u64 t0, frames0, bytes0;
 	bool mergeable;
 	int len, n, ret;
-	u64 t0;
 
 	mutex_lock(&vq->mutex);
 	t0 = ktime_get_ns();
+	frames0 = vq->stats.packets;
+	bytes0 = vq->stats.bytes;
 	if (!vq->sock || vq->broken)
 		goto out;
 	/* Rings not mapped yet (IOTLB): nothing to map them for until a frame. */
@@ -184,6 +190,8 @@ void vhnet_handle_rx(struct vhnet_work *work)
 				break;
 			vq->stats.errors++;
 			vq->stats.last_error = ret < 0 ? ret : -EMSGSIZE;
+			trace_vhnet_drop(vq, vq->stats.last_error,
+					 "receive failed or truncated");
 			goto next;
 		}
 
@@ -223,6 +231,9 @@ next:
 	}
 	vhnet_rx_complete(vq);
 out:
+	if (vq->stats.packets != frames0)
+		trace_vhnet_rx_batch(vq, vq->stats.packets - frames0,
+				     vq->stats.bytes - bytes0);
 	vhnet_pass_done(vq, turns, t0);
 	mutex_unlock(&vq->mutex);
 }

@@ -10,6 +10,7 @@
 #include <net/xdp.h>
 
 #include "vhnet.h"
+#include "vhnet_trace.h"
 
 static bool tx_batch = true;
 module_param(tx_batch, bool, 0644);
@@ -144,11 +145,13 @@ void vhnet_handle_tx(struct vhnet_work *work)
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
 	unsigned int pkts = 0, turns = 0;
 	size_t bytes = 0;
-	u64 start;
+	u64 start, frames0, bytes0;
 	int ret;
 
 	mutex_lock(&vq->mutex);
 	start = ktime_get_ns();
+	frames0 = vq->stats.packets;
+	bytes0 = vq->stats.bytes;
 	if (!vq->sock || vq->broken || vhnet_vq_map_rings(vq))
 		goto out;
 	if (vq->tx_blocked) {
@@ -189,6 +192,7 @@ void vhnet_handle_tx(struct vhnet_work *work)
 		if (ret < 0) {
 			vq->stats.errors++;
 			vq->stats.last_error = ret;
+			trace_vhnet_drop(vq, ret, "the socket refused the frame");
 		} else {
 			vq->stats.packets++;
 			vq->stats.bytes += ret;
@@ -208,6 +212,9 @@ charge:
 	}
 	vhnet_tx_complete(vq);
 out:
+	if (vq->stats.packets != frames0)
+		trace_vhnet_tx_batch(vq, vq->stats.packets - frames0,
+				     vq->stats.bytes - bytes0);
 	vhnet_pass_done(vq, turns, start);
 	mutex_unlock(&vq->mutex);
 }

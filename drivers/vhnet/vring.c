@@ -4,6 +4,7 @@
 #include <linux/ratelimit.h>
 
 #include "vhnet.h"
+#include "vhnet_trace.h"
 #include "compat.h"
 
 /* used_event lives after the avail ring, avail_event after the used ring. */
@@ -69,6 +70,7 @@ void vhnet_vq_break(struct vhnet_vq *vq, const char *why)
 		return;
 	vq->broken = true;
 	vq->stats.broken++;
+	trace_vhnet_vq_broken(vq, why);
 	pr_warn_ratelimited("vhnet: pid %d vq %u broken: %s\n",
 			    vq->dev->owner_pid, vq->index, why);
 	if (vq->err)
@@ -424,5 +426,6 @@ void vhnet_vq_signal(struct vhnet_vq *vq)
 	if (vq->call && vhnet_vq_need_signal(vq)) {
 		vhnet_eventfd_signal(vq->call);
 		vq->stats.signals++;
+		trace_vhnet_signal(vq);
 	}
 }

@@ -5,6 +5,7 @@
 #include <linux/sched/signal.h>
 
 #include "vhnet.h"
+#include "vhnet_trace.h"
 
 void vhnet_work_init(struct vhnet_work *work, void (*fn)(struct vhnet_work *))
 {
@@ -173,8 +174,12 @@ static int vhnet_poll_wake(wait_queue_entry_t *wait, unsigned int mode,
 {
 	struct vhnet_poll *poll = container_of(wait, struct vhnet_poll, wait);
 
+	struct vhnet_vq *vq = container_of(poll->work, struct vhnet_vq, work);
+
 	if (!(key_to_poll(key) & poll->mask))
 		return 0;
+	if (poll == &vq->kick_poll)
+		trace_vhnet_kick(vq);
 	atomic64_inc(&poll->wakeups);
 	vhnet_work_queue(poll->dev, poll->work);
 	return 0;
