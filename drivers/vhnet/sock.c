@@ -97,6 +97,7 @@ int vhnet_rxq_peek(struct vhnet_vq *vq)
 							VHNET_RX_BATCH);
 		if (!vq->rxb_tail)
 			return 0;
+		vq->stats.batches++;
 	}
 	return vhnet_ring_frame_len(vq->rxb[vq->rxb_head]);
 }
