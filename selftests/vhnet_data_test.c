@@ -19,11 +19,14 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "fakeguest.h"
+#include <linux/vhnet.h>
 
 /* The harness's own functions trip these with -Wextra. */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
@@ -763,14 +766,16 @@ TEST_F_TIMEOUT(concurrent, eight_devices, DATA_TIMEOUT)
 }
 
 /* ---------------------------------------------------------------------
- * Tracepoints: in a tracefs instance of its own, filtered to this
- * process's devices, the events add up to what debugfs counted.
+ * Observability. Tracepoints: in a tracefs instance of its own, filtered
+ * to this process's devices, the events add up to what debugfs counted.
+ * Counters: VHNET_GET_STATS and the device's fdinfo say what the fake
+ * guest moved, and only the owner may ask by ioctl.
  */
 
 #define TRACEFS		"/sys/kernel/tracing"
 #define TRACE_FRAMES	3000UL
 
-FIXTURE(trace) {
+FIXTURE(observe) {
 	struct fg_rig rig;
 	char inst[96];
 };
@@ -845,7 +850,7 @@ static int trace_collect(const char *inst, struct trace_sums *s)
 	return 0;
 }
 
-FIXTURE_SETUP(trace)
+FIXTURE_SETUP(observe)
 {
 	struct fg_rig_cfg c;
 	char filter[64];
@@ -866,14 +871,14 @@ FIXTURE_SETUP(trace)
 	ASSERT_EQ(0, fg_rig_up(&self->rig, &c)) TH_LOG("%s", self->rig.err);
 }
 
-FIXTURE_TEARDOWN(trace)
+FIXTURE_TEARDOWN(observe)
 {
 	fg_rig_down(&self->rig);
 	trace_write(self->inst, "events/vhnet/enable", "0");
 	rmdir(self->inst);
 }
 
-TEST_F_TIMEOUT(trace, events_add_up_to_counters, DATA_TIMEOUT)
+TEST_F_TIMEOUT(observe, trace_events_add_up_to_counters, DATA_TIMEOUT)
 {
 	struct fg_traffic_result res;
 	struct fg_traffic_cfg t;
@@ -906,7 +911,7 @@ TEST_F_TIMEOUT(trace, events_add_up_to_counters, DATA_TIMEOUT)
 	EXPECT_EQ(0, s.other);
 }
 
-TEST_F_TIMEOUT(trace, drop_and_broken_say_why, HOSTILE_TIMEOUT)
+TEST_F_TIMEOUT(observe, trace_drop_and_broken_say_why, HOSTILE_TIMEOUT)
 {
 	struct fg_guest *g = &self->rig.g[0];
 	__u8 hdr[32] = { 0 }, frame[4] = { 0 };
@@ -930,6 +935,91 @@ TEST_F_TIMEOUT(trace, drop_and_broken_say_why, HOSTILE_TIMEOUT)
 	EXPECT_EQ(1, s.broken[FG_TXQ]);
 	EXPECT_STREQ("next index out of range", s.why);
 	EXPECT_EQ(0, s.drops[FG_RXQ] + s.broken[FG_RXQ]);
+}
+
+/* Value of @key in the fdinfo of this process's fd @fd; -1 if none. */
+static long long fdinfo_value(int fd, const char *key)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			v = strtoll(line + klen + 1, NULL, 0);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+TEST_F_TIMEOUT(observe, stats_ioctl_and_fdinfo, DATA_TIMEOUT)
+{
+	const char *qn[VHNET_QUEUES] = { "rx", "tx" };
+	struct fg_guest *g = &self->rig.g[0];
+	struct fg_traffic_result res;
+	struct fg_traffic_cfg t;
+	struct vhnet_stats st;
+	struct stat tap;
+	char key[64];
+	unsigned int q;
+	int status;
+	pid_t pid;
+
+	traffic_cfg(&t, TRACE_FRAMES, TRACE_FRAMES, false);
+	ASSERT_EQ(0, fg_rig_run(&self->rig, &t, &res)) TH_LOG("%s", res.err);
+	fg_sleep_ms(300);
+	ASSERT_EQ(0, ioctl(g->dev.fd, VHNET_GET_STATS, &st))
+		TH_LOG("VHNET_GET_STATS: %s", strerror(errno));
+	ASSERT_EQ(0, fstat(self->rig.env.fd[0], &tap));
+	EXPECT_EQ(getpid(), st.owner_pid);
+	EXPECT_EQ(VHNET_QUEUES, st.nqueues);
+	EXPECT_EQ(g->dev.features, st.features);
+	EXPECT_EQ((__u64)getpid(), (__u64)fdinfo_value(g->dev.fd, "vhnet-owner"));
+	EXPECT_EQ(st.features, (__u64)fdinfo_value(g->dev.fd, "vhnet-features"));
+	/* The fake guest sent exactly these; RX may also carry the host's. */
+	EXPECT_EQ(TRACE_FRAMES, st.queue[FG_TXQ].packets);
+	EXPECT_LE(res.rx_recv, st.queue[FG_RXQ].packets);
+	for (q = 0; q < VHNET_QUEUES; q++) {
+		const struct vhnet_queue_stats *s = &st.queue[q];
+
+		TH_LOG("%s: packets %llu bytes %llu errors %llu kicks %llu",
+		       qn[q], s->packets, s->bytes, s->errors, s->kicks);
+		TH_LOG("%s: signals %llu batches %llu broken %llu", qn[q],
+		       s->signals, s->batches, s->broken);
+		EXPECT_EQ(VHNET_BACKEND_TAP, s->backend);
+		EXPECT_EQ((__u64)tap.st_ino, s->backend_ino);
+		EXPECT_EQ(vhnet_counter(qn[q], "packets"), (long long)s->packets);
+		EXPECT_EQ(vhnet_counter(qn[q], "bytes"), (long long)s->bytes);
+		EXPECT_EQ(vhnet_counter(qn[q], "kicks"), (long long)s->kicks);
+		EXPECT_EQ(vhnet_counter(qn[q], "signals"), (long long)s->signals);
+		EXPECT_EQ(vhnet_counter(qn[q], "batches"), (long long)s->batches);
+		EXPECT_EQ(0ULL, s->errors + s->broken);
+		snprintf(key, sizeof(key), "vhnet-%s-packets", qn[q]);
+		EXPECT_EQ((long long)s->packets, fdinfo_value(g->dev.fd, key));
+		snprintf(key, sizeof(key), "vhnet-%s-bytes", qn[q]);
+		EXPECT_EQ((long long)s->bytes, fdinfo_value(g->dev.fd, key));
+		snprintf(key, sizeof(key), "vhnet-%s-backend-ino", qn[q]);
+		EXPECT_EQ((long long)tap.st_ino, fdinfo_value(g->dev.fd, key));
+	}
+	EXPECT_LT(0ULL, st.queue[FG_TXQ].batches);
+	EXPECT_LT(0ULL, st.queue[FG_RXQ].batches);
+
+	/* Another process (another mm) holding the fd gets EPERM. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(ioctl(g->dev.fd, VHNET_GET_STATS, &st) == -1 &&
+		      errno == EPERM ? 0 : 1);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("a non-owner's VHNET_GET_STATS did not fail with EPERM");
 }
 
 TEST_HARNESS_MAIN

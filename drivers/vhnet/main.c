@@ -15,6 +15,7 @@
 #include <linux/uaccess.h>
 #include <linux/vhost.h>
 #include <linux/virtio_net.h>
+#include <linux/vhnet.h>
 
 #include "vhnet.h"
 
@@ -652,6 +653,7 @@ static const struct vhnet_ioctl vhnet_ioctls[] = {
 	{ VHOST_SET_VRING_CALL,		false, vhnet_vring_file },
 	{ VHOST_SET_VRING_ERR,		false, vhnet_vring_file },
 	{ VHOST_NET_SET_BACKEND,	false, vhnet_set_backend },
+	{ VHNET_GET_STATS,		true,  vhnet_get_stats },
 };
 
 static long vhnet_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
@@ -709,6 +711,7 @@ static const struct file_operations vhnet_fops = {
 	.unlocked_ioctl	= vhnet_ioctl,
 	.compat_ioctl	= compat_ptr_ioctl,
 	.llseek		= noop_llseek,
+	.show_fdinfo	= vhnet_show_fdinfo,
 };
 
 static struct miscdevice vhnet_misc = {

@@ -401,6 +401,12 @@ int vhnet_sock_peek_len(struct socket *sock);
 struct ptr_ring *vhnet_sock_rx_ring(struct file *file);
 bool vhnet_tx_can_batch(struct file *file);
 struct xdp_buff *vhnet_tx_batch_alloc(void);
+
+/* stats.c */
+struct seq_file;
+long vhnet_get_stats(struct vhnet_dev *dev, unsigned int cmd,
+		     void __user *argp);
+void vhnet_show_fdinfo(struct seq_file *m, struct file *f);
 int vhnet_rxq_peek(struct vhnet_vq *vq);
 void *vhnet_rxq_take(struct vhnet_vq *vq);
 void vhnet_rxq_drop(struct vhnet_vq *vq);
