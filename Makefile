@@ -3,7 +3,9 @@
 # vhnet: out-of-tree in-kernel virtio-net backend.
 #
 #   make [KDIR=...]        build vhnet.ko against KDIR
-#   make install           modules_install + depmod
+#   make install           modules_install + depmod, <linux/vhnet.h>,
+#                          vhnetstat and its man page (DESTDIR, PREFIX)
+#   make tools             vhnetstat, into $(BUILD)/tools
 #   make lint              checkpatch --strict, sparse and shellcheck
 #   make check             full VM test run on every supported kernel
 #   make check-quick       one kernel, for fast iteration
@@ -14,17 +16,30 @@
 KDIR ?= /lib/modules/$(shell uname -r)/build
 PWD := $(CURDIR)
 BUILD ?= $(CURDIR)/build
+PREFIX ?= /usr/local
+CFLAGS ?= -O2 -g -Wall -Wextra
 
-.PHONY: all modules install clean deps lint sparse check check-quick check-debug demo bench fuzz
+.PHONY: all modules install clean deps lint sparse check check-quick check-debug demo bench fuzz tools
 
 all: modules
 
 modules:
 	$(MAKE) -C $(KDIR) M=$(PWD) modules
 
-install: modules
+tools: $(BUILD)/tools/vhnetstat
+
+# Built against the header in this tree, as users build against the
+# installed one.
+$(BUILD)/tools/vhnetstat: tools/vhnetstat/vhnetstat.c include/uapi/linux/vhnet.h
+	mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -D_GNU_SOURCE -Iinclude/uapi -o $@ $<
+
+install: modules tools
 	$(MAKE) -C $(KDIR) M=$(PWD) modules_install
 	depmod -a $(notdir $(patsubst %/build,%,$(KDIR)))
+	install -D -m 0644 include/uapi/linux/vhnet.h $(DESTDIR)$(PREFIX)/include/linux/vhnet.h
+	install -D -m 0755 $(BUILD)/tools/vhnetstat $(DESTDIR)$(PREFIX)/sbin/vhnetstat
+	install -D -m 0644 tools/vhnetstat/vhnetstat.8 $(DESTDIR)$(PREFIX)/share/man/man8/vhnetstat.8
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(PWD) clean 2>/dev/null || true

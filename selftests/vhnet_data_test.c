@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <libgen.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -959,6 +961,55 @@ static long long fdinfo_value(int fd, const char *key)
 	return v;
 }
 
+/*
+ * vhnetstat --json (built beside this test) lists this process's device
+ * fd @fd with the tap's name and exactly the counters of @st.
+ */
+static void check_vhnetstat(struct __test_metadata *_metadata,
+			    const char *tap, int fd, const struct vhnet_stats *st)
+{
+	char exe[PATH_MAX], cmd[PATH_MAX + 32], out[16384], key[64], *dev, *p;
+	unsigned long long packets, bytes, kicks;
+	const char *qn[VHNET_QUEUES] = { "rx", "tx" };
+	ssize_t n, len = 0;
+	unsigned int q;
+	FILE *f;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	ASSERT_LT(0, n);
+	exe[n] = '\0';
+	snprintf(cmd, sizeof(cmd), "%s/vhnetstat --json", dirname(exe));
+	f = popen(cmd, "r");
+	ASSERT_NE(NULL, f) TH_LOG("%s: %s", cmd, strerror(errno));
+	while (len < (ssize_t)sizeof(out) - 1 &&
+	       (n = fread(out + len, 1, sizeof(out) - 1 - len, f)) > 0)
+		len += n;
+	out[len] = '\0';
+	ASSERT_EQ(0, pclose(f)) TH_LOG("%s failed", cmd);
+	snprintf(key, sizeof(key), "\"pid\": %d, \"fd\": %d,", getpid(), fd);
+	dev = strstr(out, key);
+	ASSERT_NE(NULL, dev) TH_LOG("not in vhnetstat's list: %s\n%s", key, out);
+	for (q = 0; q < VHNET_QUEUES; q++) {
+		snprintf(key, sizeof(key), "{\"queue\": \"%s\"", qn[q]);
+		p = strstr(dev, key);
+		ASSERT_NE(NULL, p);
+		snprintf(key, sizeof(key), "\"ifname\": \"%s\"", tap);
+		EXPECT_NE(NULL, strstr(p, key)) TH_LOG("%s: no %s", qn[q], key);
+		p = strstr(p, "\"packets\": ");
+		ASSERT_NE(NULL, p);
+		n = sscanf(p, "\"packets\": %llu, \"bytes\": %llu", &packets,
+			   &bytes);
+		ASSERT_EQ(2, n) TH_LOG("%s", p);
+		p = strstr(p, "\"kicks\": ");
+		ASSERT_NE(NULL, p);
+		n = sscanf(p, "\"kicks\": %llu", &kicks);
+		ASSERT_EQ(1, n);
+		EXPECT_EQ(st->queue[q].packets, packets);
+		EXPECT_EQ(st->queue[q].bytes, bytes);
+		EXPECT_EQ(st->queue[q].kicks, kicks);
+	}
+}
+
 TEST_F_TIMEOUT(observe, stats_ioctl_and_fdinfo, DATA_TIMEOUT)
 {
 	const char *qn[VHNET_QUEUES] = { "rx", "tx" };
@@ -1010,6 +1061,8 @@ TEST_F_TIMEOUT(observe, stats_ioctl_and_fdinfo, DATA_TIMEOUT)
 	}
 	EXPECT_LT(0ULL, st.queue[FG_TXQ].batches);
 	EXPECT_LT(0ULL, st.queue[FG_RXQ].batches);
+
+	check_vhnetstat(_metadata, self->rig.env.ifname, g->dev.fd, &st);
 
 	/* Another process (another mm) holding the fd gets EPERM. */
 	pid = fork();

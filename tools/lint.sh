@@ -37,7 +37,7 @@ kfiles=()
 for f in drivers/vhnet/*.[ch] include/uapi/**/*.h; do
 	[ "$f" = drivers/vhnet/vhnet_trace.h ] || kfiles+=("$f")
 done
-ufiles=(tools/fakeguest/*.[ch] selftests/*.[ch])
+ufiles=(tools/fakeguest/*.[ch] tools/vhnetstat/*.[ch] selftests/*.[ch])
 shopt -u nullglob globstar
 checkpatch "kernel code" "" "${kfiles[@]}"
 # TRACE_EVENT()'s layout, as in the kernel's own include/trace/events/.
