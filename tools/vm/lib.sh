@@ -126,7 +126,7 @@ vm_copy_src() {
 	local dest=$1
 	rm -rf "$dest"
 	mkdir -p "$dest"
-	cp -R "$VM_TOP/Kbuild" "$VM_TOP/drivers" "$dest/"
+	cp -R "$VM_TOP/Kbuild" "$VM_TOP/drivers" "$VM_TOP/include" "$dest/"
 	# Objects someone built in place in the work tree must not leak in.
 	find "$dest" \( -name '*.o' -o -name '*.ko' -o -name '.*.cmd' \
 		-o -name '*.mod' -o -name '*.mod.c' \) -delete
