@@ -98,11 +98,12 @@ my $boot_n = 2000;
 
 # Per-round ratios NUM/DEN (hashes round => value) over the rounds both
 # have: (median, CI low, CI high, rounds); a bootstrap of the median,
-# seeded, so that a report is reproducible.
+# seeded and over the rounds in order, so that a report is reproducible.
 sub ratio_ci {
 	my ($num, $den) = @_;
 	my @r = map { $num->{$_} / $den->{$_} }
-		grep { defined $den->{$_} && $den->{$_} != 0 } keys %$num;
+		grep { defined $den->{$_} && $den->{$_} != 0 }
+		sort { $a <=> $b } keys %$num;	# Perl's hash order varies by run
 	return (undef, undef, undef, 0) unless @r;
 	srand(1);
 	my @meds;
