@@ -27,6 +27,12 @@
 #              dump, an exception frame on its stack and no int3 in memory
 #              where it trapped (STANDIN_CODE: those bytes; STANDIN_AT: its
 #              RIP in the dumps)
+#   int3quiet  silent after a clean console, both vCPUs trapping so (CPU#1
+#              at other2+0x28; STANDIN_AT1: its RIP in the dumps)
+#   l2ipi      lostipi's lockup, the other vCPU in a nested guest in every
+#              dump: RIP outside kallsyms, CR4 not the kernel's (STANDIN_CR4),
+#              EFER.SVME on (STANDIN_EFER); STANDIN_RCU=1: an RCU stall of
+#              CPU#0 reported by CPU#1 instead of the lockup
 # Every bound below is far above what a working harness needs and far
 # below the default VM timeout (2100 s). Needs an installed kernel (make
 # deps) for vm_boot's initramfs; runs no real VM. make check runs it.
@@ -107,9 +113,19 @@ lockup)
 		echo "[ $t.0] watchdog: BUG: soft lockup - CPU#1 stuck for ${t}s! [qemu-system-x86:161]" >>"$con"
 		sleep 0.5
 	done ;;
-hung|lostipi|int3loop)
+hung|lostipi|int3loop|int3quiet|l2ipi)
 	[ -n "$mon" ] || exec sleep 300
-	if [ "$mode" != hung ]; then
+	if [ "$mode" = int3quiet ]; then
+		printf '%s\n' 'vm: [400.00s] vhnet_a_test exited with status 0' \
+			'vm: [400.10s] running vhnet_b_test (time limit 900s)' \
+			"[  650.000000] ${STANDIN_LINE:-eth0: link up}" >"$con"
+	elif [ "${STANDIN_RCU:-0}" = 1 ]; then
+		printf '%s\n' 'vm: [400.00s] vhnet_a_test exited with status 0' \
+			'[  698.205773] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:' \
+			"[  698.208979] rcu: 	0-...!: (0 ticks this GP) idle=ab6c/1/0x4000000000000000 softirq=274446/274446 fqs=0" \
+			'[  698.209374] 	(detected by 1, t=5252 jiffies, g=163209, q=10614 ncpus=2)' \
+			'[  698.209374] Call Trace:' >"$con"
+	elif [ "$mode" != hung ]; then
 		{
 			echo 'vm: [400.00s] vhnet_a_test exited with status 0'
 			for ((t = 22; t <= 208; t += 26)); do
@@ -127,10 +143,10 @@ hung|lostipi|int3loop)
 			printf '(qemu) c\e[K\e[D%s\e[K\r\n' "$line" >&4
 			continue ;;
 		"x/64gx "*)
-			if [ "$mode$cpu" = int3loop0 ]; then
+			if [ "$mode$cpu" = int3loop0 ] || [ "$mode" = int3quiet ]; then
 				# exc_int3's frame, then pt_regs' end: the iret frame.
 				printf 'ff47b2e2c0003e90: 0xffffffff81000315 0x0000000000000001\r\n' >&4
-				printf 'ff47b2e2c0003ea0: 0xffffffff81000428 0x0000000000000010\r\n' >&4
+				printf 'ff47b2e2c0003ea0: 0xffffffff81000%d28 0x0000000000000010\r\n' $((cpu ? 9 : 4)) >&4
 				printf 'ff47b2e2c0003eb0: 0x0000000000000046 0xff47b2e2c0003f00\r\n' >&4
 				printf 'ff47b2e2c0003ec0: 0x0000000000000018 0x0000000000000000\r\n' >&4
 			else
@@ -138,13 +154,26 @@ hung|lostipi|int3loop)
 				printf 'ff47b2e2c0003ea0: 0xffffffffc0002004 0xff13a5b27da36040\r\n' >&4
 			fi
 			continue ;;
-		"x/8bx 0xffffffff81000427")
+		"x/8bx 0xffffffff81000427"|"x/8bx 0xffffffff81000927")
 			# shellcheck disable=SC2086 # one word a byte
 			printf 'ffffffff81000427: %s %s %s %s %s %s %s %s\r\n' \
 				${STANDIN_CODE:-0xe9 0x8c 0x02 0x00 0x00 0x48 0x89 0xc7} >&4
 			continue ;;
 		esac
 		[[ $line == "info registers -a"* ]] || continue
+		if [ "$mode" = int3quiet ]; then
+			printf 'CPU#0\r\nRIP=ffffffff81000310 RFL=00000046 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=0\r\n' >&4
+			printf 'CPU#1\r\nRIP=%s RFL=00000046 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=0\r\n' "${STANDIN_AT1:-ffffffff81000928}" >&4
+			continue
+		fi
+		if [ "$mode" = l2ipi ]; then
+			printf 'CPU#0\r\nRIP=ffffffff81a5a170 RFL=00000002 [-------] CPL=0 II=0 A20=1 SMM=0 HLT=0\r\n' >&4
+			printf 'CR0=80050033 CR2=00000000038a8730 CR3=0000000006274000 CR4=%s\r\nEFER=%s\r\n' \
+				"${STANDIN_CR4:-000006f0}" "${STANDIN_EFER:-0000000000001d01}" >&4
+			printf 'CPU#1\r\nRIP=ffffffff81000520 RFL=00000202 [-------] CPL=0 II=0 A20=1 SMM=0 HLT=0\r\n' >&4
+			printf 'CR0=80050033 CR2=0000000000583157 CR3=000000001ae10000 CR4=00751ee0\r\nEFER=0000000000001d01\r\n' >&4
+			continue
+		fi
 		if [ "$mode" = int3loop ]; then
 			printf 'CPU#0\r\nRIP=%s RFL=00000046 [---Z-P-] CPL=0 II=0 A20=1 SMM=0 HLT=0\r\n' "${STANDIN_AT:-ffffffff81000310}" >&4
 			printf 'CPU#1\r\nRIP=ffffffff81000520 RFL=00000202 [-------] CPL=0 II=0 A20=1 SMM=0 HLT=0\r\n' >&4
@@ -195,7 +224,7 @@ choose() {
 }
 
 echo "TAP version 13"
-planned=59
+planned=70
 echo "1..$planned"
 
 # --- the accelerator choice ---------------------------------------------
@@ -341,6 +370,44 @@ ok $? "vm_int3_loop: not when memory holds the int3 (a real trap)"
 boot VHNET_ACCEL=tcg STANDIN_TCG=int3loop STANDIN_AT=ffffffff81000910 VHNET_VM_SILENCE=30
 ! vm_int3_loop "$out" >/dev/null
 ok $? "vm_int3_loop: not when the vCPU was outside the int3 path"
+boot VHNET_ACCEL=tcg STANDIN_TCG=int3quiet VHNET_VM_SILENCE=4
+line=$(vm_int3_loop "$out")
+diag "vm_int3_loop: ${line:-nothing}"
+[ $rc = 125 ] && [ "$line" = "int3 loop at 650.000000 s (the console's last line): CPU#0 trapped again and again at ffffffff81000428 (__schedule+0x28), whose bytes hold no int3 (e9 8c 02 00 00 48 89 c7), interrupts off there; CPU#1 trapped again and again at ffffffff81000928 (other2+0x28), whose bytes hold no int3 (e9 8c 02 00 00 48 89 c7), interrupts off there; every vCPU, none left to report it" ]
+ok $? "vm_int3_loop: a silent VM with every vCPU trapping for ever where memory holds no int3"
+[ "$(vm_flaw_retry_ok "$out")" = "$line" ] && [ "$(vm_flaw_passed "$out" "$line")" = vhnet_a_test ]
+ok $? "vm_flaw_retry_ok: it allows a retry; vm_flaw_passed: of the tests, the one that passed before"
+boot VHNET_ACCEL=tcg STANDIN_TCG=int3quiet STANDIN_AT1=ffffffff81000520 VHNET_VM_SILENCE=4
+! vm_int3_loop "$out" >/dev/null
+ok $? "vm_int3_loop: not when a silent VM's other vCPU was elsewhere"
+boot VHNET_ACCEL=tcg STANDIN_TCG=int3quiet STANDIN_LINE='WARNING: CPU: 0 PID: 9 at drivers/vhnet/ring.c:10' VHNET_VM_SILENCE=4
+! vm_int3_loop "$out" >/dev/null && ! vm_flaw_retry_ok "$out" >/dev/null
+ok $? "vm_int3_loop: not when the silent VM's console holds a kernel problem"
+boot VHNET_ACCEL=tcg STANDIN_TCG=l2ipi VHNET_VM_SILENCE=30
+line=$(vm_ipi_in_l2 "$out")
+diag "vm_ipi_in_l2: ${line:-nothing}"
+[ $rc = 125 ] && [ "$line" = "cross-call lost in a nested guest at 600 s: CPU#0 in a nested guest in all 4 dumps (RIP ffffffff81a5a170, not the kernel's or a module's; CR4 000006f0, the kernel's 00751ee0; EFER.SVME on), while CPU#1 waited in smp_call_function_many_cond+0x12e/0x3c0" ]
+ok $? "vm_ipi_in_l2: a cross-call that a vCPU running a nested guest never took"
+vm_flaw_retry_ok "$out" >/dev/null && ! vm_lost_ipi "$out" >/dev/null && ! vm_int3_loop "$out" >/dev/null
+ok $? "vm_flaw_retry_ok: it allows a retry (and it is neither a lost IPI nor an int3 loop)"
+boot VHNET_ACCEL=tcg STANDIN_TCG=l2ipi STANDIN_RCU=1 VHNET_VM_SILENCE=4
+line=$(vm_flaw_retry_ok "$out")
+diag "vm_ipi_in_l2: ${line:-nothing}"
+[ $rc = 125 ] && [ "$line" = "RCU stall in a nested guest at 698.205773 s: CPU#0 in a nested guest in all 4 dumps (RIP ffffffff81a5a170, not the kernel's or a module's; CR4 000006f0, the kernel's 00751ee0; EFER.SVME on), while CPU#1 reported it" ]
+ok $? "vm_ipi_in_l2: an RCU stall of a vCPU that stayed in a nested guest, and vm_flaw_retry_ok allows a retry"
+boot VHNET_ACCEL=tcg STANDIN_TCG=l2ipi STANDIN_RCU=1 STANDIN_CR4=00751ee0 VHNET_VM_SILENCE=4
+! vm_ipi_in_l2 "$out" >/dev/null
+ok $? "vm_ipi_in_l2: not for an RCU stall of a vCPU in the kernel"
+boot VHNET_ACCEL=tcg STANDIN_TCG=l2ipi STANDIN_CR4=00751ee4 VHNET_VM_SILENCE=30
+! vm_ipi_in_l2 "$out" >/dev/null
+ok $? "vm_ipi_in_l2: not when the vCPU's CR4 is the kernel's (TSD aside)"
+boot VHNET_ACCEL=tcg STANDIN_TCG=l2ipi STANDIN_EFER=0000000000000d01 VHNET_VM_SILENCE=30
+! vm_ipi_in_l2 "$out" >/dev/null
+ok $? "vm_ipi_in_l2: not when the vCPU has SVM off"
+printf 'ffffffff81a5a000 t bpf_prog_x\n' >>"$out/results/kallsyms"
+boot VHNET_ACCEL=tcg STANDIN_TCG=l2ipi VHNET_VM_SILENCE=30
+! vm_ipi_in_l2 "$out" >/dev/null
+ok $? "vm_ipi_in_l2: not when its RIP is the kernel's"
 printf 'ffffffff81000420 t vhnet_tx\t[vhnet]\n' >>"$out/results/kallsyms.mod"
 boot VHNET_ACCEL=tcg STANDIN_TCG=int3loop VHNET_VM_SILENCE=30
 ! vm_int3_loop "$out" >/dev/null

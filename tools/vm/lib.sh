@@ -32,9 +32,15 @@
 #                               flaw)
 #   vm_int3_loop OUT            whether it was killed in a cross-call that a
 #                               vCPU never took because it kept trapping on
-#                               an int3 that is not in memory (the same)
+#                               an int3 that is not in memory, or went
+#                               silent with every vCPU doing so (the same)
+#   vm_ipi_in_l2 OUT            whether it was killed in a cross-call, or
+#                               stalled RCU, because a vCPU never came out
+#                               of a nested guest (the same)
 #   vm_flaw_retry_ok OUT        whether a test VM that died of one of these
 #                               may run again: no test had failed by then
+#   vm_flaw_ended OUT SIG       the tests that had ended before it
+#   vm_flaw_passed OUT SIG      the ones of them that passed
 #
 # A kernel's output directory OUT (normally build/<kver>) holds src/,
 # selftests/, the build logs, console.log and the guest's results/.
@@ -732,11 +738,19 @@ VM_INT3_PATH_RE='int3|^(asm_)?exc_|kprobe|^error_(entry|return)$|^restore_regs_a
 # included, each other vCPU is in the int3 path (VM_INT3_PATH_RE) or at
 # the trapping place; in the stopped VM its stack holds an exception
 # frame whose RIP R is kernel text outside vhnet, the last dump is in the
-# int3 path (so the frame is the trap's), and memory holds no int3 (0xcc)
-# at R - 1 or R. Prints "int3 loop at T s: ...".
+# int3 path or at R, and memory holds no int3 (0xcc) at R - 1 or R.
+# The silent form: no lockup report, no kernel problem in the console at
+# all, and every vCPU trapping so (with interrupts off, none is left to
+# report); the time is then the console's last line. Prints "int3 loop
+# at T s: ...".
 vm_int3_loop() {	# OUT
 	local out=$1 t cpu sym f syms=() loop
-	read -r t cpu sym < <(vm_lockup_in_call "$out") || return 1
+	if ! read -r t cpu sym < <(vm_lockup_in_call "$out"); then
+		[ -s "$out/monitor.log" ] &&
+			vm_log_problems "$out/console.log" >/dev/null &&
+			t=$(vm_console_end "$out/console.log") || return 1
+		cpu='' sym=''
+	fi
 	for f in "$out"/results/kallsyms*; do [ ! -f "$f" ] || syms+=("$f"); done
 	loop=$(tr -d '\r' <"$out/monitor.log" | sed 's/\x1b\[[0-9]*[A-Z]//g' |
 		awk -v stuck="$cpu" -v re="$VM_INT3_PATH_RE" "$VM_AWK_FUNCS"'
@@ -755,46 +769,149 @@ vm_int3_loop() {	# OUT
 		/^RIP=/ && rc != "" { rip[rc, ++nr[rc]] = tolower(substr($1, 5)) }
 		END {
 			mon_end()
-			for (c in nr) {
-				if (c == stuck) continue
+			for (c = 0; c < 4096; c++) {
+				if (!(c in nr) || c "" == stuck) continue
 				others++
 				if (!(c in f) || f[c] == "" || !(c in code)) continue
 				split(f[c], fr, " "); r = fr[1]
 				nb = split(code[c], b, " ")
 				if (nb < 2 || b[1] == "cc" || b[2] == "cc") continue
 				w = sym(r)
-				if (w == "" || w ~ /\[vhnet\]/ || !inpath(rip[c, nr[c]])) continue
+				last = rip[c, nr[c]]
+				if (w == "" || w ~ /\[vhnet\]/ || (!inpath(last) && !near(last, r))) continue
 				good = 1
 				for (i = 1; i <= nr[c]; i++)
 					if (!inpath(rip[c, i]) && !near(rip[c, i], r)) good = 0
 				if (!good) continue
 				loops++
-				msg = sprintf("CPU#%s trapped again and again at %s (%s), whose bytes hold no int3 (%s), interrupts %s there",
+				msg = msg (msg == "" ? "" : "; ") sprintf("CPU#%s trapped again and again at %s (%s), whose bytes hold no int3 (%s), interrupts %s there",
 					c, r, w, code[c], int(hex(fr[2]) / 512) % 2 ? "on" : "off")
 			}
 			if (others && loops == others) print msg
 			else exit 1
 		}' "${syms[@]}" -) || return 1
-	echo "int3 loop at $t s: $loop, while CPU#$cpu waited in $sym"
+	if [ -n "$cpu" ]; then
+		echo "int3 loop at $t s: $loop, while CPU#$cpu waited in $sym"
+	else
+		echo "int3 loop at $t s (the console's last line): $loop; every vCPU, none left to report it"
+	fi
+}
+
+# vm_console_end CONSOLE: the time of the console's last timestamped line
+# (a kernel message's "[ T]" or guest-run.sh's "vm: [Ts]").
+vm_console_end() {	# CONSOLE
+	tr -d '\r' <"$1" | awk '
+		/^\[ *[0-9]+\.[0-9]+\]/ { x = $0; sub(/^\[ */, "", x); sub(/\].*/, "", x) }
+		/^vm: \[[0-9.]+s\]/ { x = $0; sub(/^vm: \[/, "", x); sub(/s\].*/, "", x) }
+		x != "" && (t == "" || x + 0 > t + 0) { t = x }
+		END { if (t == "") exit 1; print t }'
+}
+
+# vm_rcu_stall OUT: if the first kernel problem in OUT/console.log comes
+# with (or after) an RCU stall report, prints "T REF CPUS": when it was
+# reported, the CPU that detected it and the stalled CPUs (0,1); else fails.
+vm_rcu_stall() {	# OUT
+	[ -s "$1/monitor.log" ] || return 1
+	tr -d '\r' <"$1/console.log" | awk -v bad="$VM_BAD_RE" '
+		!t && /rcu: INFO: rcu_[a-z]+ detected stalls/ {
+			t = $0; sub(/^\[ */, "", t); sub(/\].*/, "", t)
+			next
+		}
+		!t && $0 ~ bad { exit 1 }
+		t && /rcu:[ \t]+[0-9]+-/ { x = $0; sub(/.*rcu:[ \t]+/, "", x); sub(/-.*/, "", x); l = l (l == "" ? "" : ",") x }
+		t && /detected by [0-9]+,/ { r = $0; sub(/.*detected by /, "", r); sub(/,.*/, "", r); exit }
+		END { if (t == "" || l == "" || r == "") exit 1; print t, r, l }'
+}
+
+# vm_ipi_in_l2 OUT: whether the test VM in OUT (console.log, monitor.log,
+# results/kallsyms*) died because a vCPU stayed in a nested guest: an
+# interrupt for the test VM's kernel, a timer tick or another CPU's
+# cross-call, must end a nested guest's run (KVM intercepts them all), so
+# a vCPU that never comes out is the emulator's doing. Its first kernel
+# problem is a soft lockup waiting in a cross-call (vm_lockup_in_call) or
+# an RCU stall report (vm_rcu_stall: the stalled vCPU took no tick), and,
+# in every register dump, every other vCPU (the stalled ones) has a RIP
+# that is not the kernel's or a module's (kallsyms), a CR4 that is not the
+# waiting (detecting) vCPU's (the kernel sets the same on every CPU; TSD
+# and PCE, set per task, aside) and EFER.SVME on (only a vCPU that runs
+# KVM guests has it). Prints "cross-call lost in a nested guest at T s:
+# ..." or "RCU stall in a nested guest at T s: ...".
+vm_ipi_in_l2() {	# OUT
+	local out=$1 t cpu sym f syms=() held cands='' what
+	if read -r t cpu sym < <(vm_lockup_in_call "$out"); then
+		what="cross-call lost in a nested guest" sym="waited in $sym"
+	elif read -r t cpu cands < <(vm_rcu_stall "$out"); then
+		what="RCU stall in a nested guest" sym="reported it"
+	else
+		return 1
+	fi
+	for f in "$out"/results/kallsyms*; do [ ! -f "$f" ] || syms+=("$f"); done
+	held=$(tr -d '\r' <"$out/monitor.log" | sed 's/\x1b\[[0-9]*[A-Z]//g' |
+		awk -v stuck="$cpu" -v cands=",$cands," "$VM_AWK_FUNCS"'
+		function cr4key(x,   v) {
+			v = hex(x)
+			return v - (int(v / 4) % 2) * 4 - (int(v / 256) % 2) * 256
+		}
+		FILENAME != "-" { load(); next }
+		/^CPU#[0-9]+/ {
+			c = substr($1, 5); cpus[c] = 1
+			if (c + 0 <= prev + 0 || !d) d++
+			prev = c
+			next
+		}
+		/^RIP=/ && c != "" { rip[d, c] = tolower(substr($1, 5)) }
+		/^CR0=/ && c != "" { x = $0; sub(/.*CR4=/, "", x); cr4[d, c] = tolower(x) }
+		/^EFER=/ && c != "" { x = tolower($1); sub(/efer=/, "", x); svme[d, c] = int(hex(x) / 4096) % 2 }
+		END {
+			if (!d || !(stuck in cpus)) exit 1
+			for (c = 0; c < 4096; c++) {
+				if (!(c in cpus) || c "" == stuck || (cands != ",," && index(cands, "," c ",") == 0))
+					continue
+				for (i = 1; i <= d; i++)
+					if (rip[i, c] == "" || sym(rip[i, c]) != "" || cr4[i, c] == "" ||
+					    cr4[i, stuck] == "" || cr4key(cr4[i, c]) == cr4key(cr4[i, stuck]) || !svme[i, c])
+						exit 1
+				msg = msg (msg == "" ? "" : "; ") sprintf("CPU#%s in a nested guest in all %d dumps (RIP %s, not the kernel'"'"'s or a module'"'"'s; CR4 %s, the kernel'"'"'s %s; EFER.SVME on)",
+					c, d, rip[d, c], cr4[d, c], cr4[d, stuck])
+			}
+			if (msg == "") exit 1
+			print msg
+		}' "${syms[@]}" -) || return 1
+	echo "$what at $t s: $held, while CPU#$cpu $sym"
 }
 
 # A test VM (OUT: console.log, results/) that died of vm_stale_int3,
-# vm_lost_ipi or vm_int3_loop may boot again only if nothing had failed by then: no setup failure, and
-# every test that ended before the trap (guest-run.sh's "vm: [Ts] NAME
-# exited with status R" lines) exited 0 with no failed case. What ran
-# after the trap, the test it interrupted included, is the trap's doing.
+# vm_lost_ipi, vm_int3_loop or vm_ipi_in_l2 may boot again only if
+# nothing had failed by then: no setup failure, and every test that ended
+# before the flaw (guest-run.sh's "vm: [Ts] NAME exited with status R"
+# lines) exited 0 with no failed case. What ran after it, the test it
+# interrupted included, is the flaw's doing. Prints the flaw.
 vm_flaw_retry_ok() {	# OUT
-	local out=$1 sig t x name
+	local out=$1 sig
 	sig=$(vm_stale_int3 "$out/console.log") || sig=$(vm_lost_ipi "$out") ||
-		sig=$(vm_int3_loop "$out") || return 1
+		sig=$(vm_int3_loop "$out") || sig=$(vm_ipi_in_l2 "$out") || return 1
 	[ ! -s "$out/results/setup-failures" ] || return 1
-	t=${sig#* at }
-	t=${t%% s*}
-	while read -r x name; do
-		awk -v x="$x" -v t="$t" 'BEGIN { exit !(x + 0 < t + 0) }' || continue
-		[ "$(cat "$out/results/$name.rc" 2>/dev/null)" = 0 ] || return 1
-		! grep -q '^not ok' "$out/results/$name.tap" 2>/dev/null || return 1
-	done < <(tr -d '\r' <"$out/console.log" |
-		sed -n 's/^vm: \[\([0-9.]*\)s\] \([A-Za-z0-9_]*\) \(exited with status\|is stuck in\).*/\1 \2/p')
+	[ "$(vm_flaw_ended "$out" "$sig")" = "$(vm_flaw_passed "$out" "$sig")" ] || return 1
 	echo "$sig"
+}
+
+# vm_flaw_ended OUT SIG: the tests that ended before the flaw SIG
+# ("... at T s...", from vm_flaw_retry_ok), one a line.
+vm_flaw_ended() {	# OUT SIG
+	local t=${2#* at }
+	t=${t%% s*}
+	tr -d '\r' <"$1/console.log" |
+		sed -n 's/^vm: \[\([0-9.]*\)s\] \([A-Za-z0-9_]*\) \(exited with status\|is stuck in\).*/\1 \2/p' |
+		awk -v t="$t" '$1 + 0 < t + 0 { print $2 }'
+}
+
+# vm_flaw_passed OUT SIG: of those, the ones that passed (all of them,
+# when vm_flaw_retry_ok allowed the retry).
+vm_flaw_passed() {	# OUT SIG
+	local name
+	while read -r name; do
+		[ "$(cat "$1/results/$name.rc" 2>/dev/null)" = 0 ] &&
+			! grep -q '^not ok' "$1/results/$name.tap" 2>/dev/null &&
+			echo "$name"
+	done < <(vm_flaw_ended "$1" "$2")
 }
