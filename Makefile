@@ -4,7 +4,8 @@
 #
 #   make [KDIR=...]        build vhnet.ko against KDIR
 #   make install           modules_install + depmod, <linux/vhnet.h>,
-#                          vhnetstat and its man page (DESTDIR, PREFIX)
+#                          vhnetstat and its man page, the udev rule and
+#                          the modprobe.d example (DESTDIR, PREFIX, UDEVDIR)
 #   make tools             vhnetstat, into $(BUILD)/tools
 #   make lint              checkpatch --strict, sparse and shellcheck
 #   make check             full VM test run on every supported kernel
@@ -17,6 +18,7 @@ KDIR ?= /lib/modules/$(shell uname -r)/build
 PWD := $(CURDIR)
 BUILD ?= $(CURDIR)/build
 PREFIX ?= /usr/local
+UDEVDIR ?= /etc/udev/rules.d
 CFLAGS ?= -O2 -g -Wall -Wextra
 
 .PHONY: all modules install clean deps lint sparse check check-quick check-debug demo bench fuzz tools
@@ -40,6 +42,9 @@ install: modules tools
 	install -D -m 0644 include/uapi/linux/vhnet.h $(DESTDIR)$(PREFIX)/include/linux/vhnet.h
 	install -D -m 0755 $(BUILD)/tools/vhnetstat $(DESTDIR)$(PREFIX)/sbin/vhnetstat
 	install -D -m 0644 tools/vhnetstat/vhnetstat.8 $(DESTDIR)$(PREFIX)/share/man/man8/vhnetstat.8
+	install -D -m 0644 dist/udev/60-vhnet.rules $(DESTDIR)$(UDEVDIR)/60-vhnet.rules
+	install -D -m 0644 dist/modprobe.d/vhnet-vhost-net.conf \
+		$(DESTDIR)$(PREFIX)/share/doc/vhnet/examples/vhnet-vhost-net.conf
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(PWD) clean 2>/dev/null || true

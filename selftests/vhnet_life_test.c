@@ -37,6 +37,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/userfaultfd.h>
+#include <linux/vhnet.h>
 
 #include "kselftest_harness.h"
 #include "fakeguest.h"
@@ -1516,6 +1517,110 @@ TEST_F_TIMEOUT(leak, cycles_no_leak_then_unload, 600)
 	ins = err ? 0 : fg_module_load(ko);
 	ASSERT_EQ(0, err) TH_LOG("delete_module(vhnet): %s", strerror(err));
 	ASSERT_EQ(0, ins) TH_LOG("finit_module(%s): %s", ko, strerror(ins));
+}
+
+/*
+ * The drop-in node (vhost_net_node=1): refused, with a message, while the
+ * in-tree vhost_net holds minor 238; in its place, /dev/vhost-net is
+ * vhnet's own device. The teardown puts both modules back as they were.
+ */
+FIXTURE(node) {
+	const char *ko;
+	bool reload;
+};
+
+FIXTURE_SETUP(node)
+{
+	self->ko = getenv("VHNET_KO");
+	self->reload = false;
+	if (!self->ko || !*self->ko)
+		SKIP(return, "VHNET_KO not set: not reloading the module");
+}
+
+FIXTURE_TEARDOWN(node)
+{
+	if (!self->reload)
+		return;
+	fg_module_unload("vhnet", WAIT_MS);
+	if (fg_module_load(self->ko))
+		TH_LOG("cannot load %s again", self->ko);
+	if (system("modprobe vhost_net"))
+		TH_LOG("cannot load vhost_net again");
+}
+
+/* Whether the kernel log got a line with @what since @fd was opened. */
+static bool kmsg_has(int fd, const char *what)
+{
+	char rec[1024];
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* overwritten records */
+		if (n <= 0)
+			return false;
+		rec[n] = 0;
+		if (strstr(rec, what))
+			return true;
+	}
+}
+
+static int kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+TEST_F_TIMEOUT(node, vhost_net_node, 120)
+{
+	struct vhnet_stats st;
+	char dev[32] = "";
+	int err, fd, kmsg;
+	FILE *fp;
+
+	err = fg_module_unload("vhnet", WAIT_MS);
+	ASSERT_EQ(0, err) TH_LOG("delete_module(vhnet): %s", strerror(err));
+	self->reload = true;
+	if (access("/sys/module/vhost_net", F_OK) &&
+	    system("modprobe vhost_net"))
+		SKIP(return, "the in-tree vhost_net cannot be loaded");
+
+	kmsg = kmsg_open();
+	ASSERT_LE(0, kmsg);
+	err = fg_module_load_args(self->ko, "vhost_net_node=1");
+	EXPECT_EQ(EBUSY, err) TH_LOG("load beside vhost_net: %s", strerror(err));
+	EXPECT_TRUE(kmsg_has(kmsg, "cannot serve /dev/vhost-net"));
+	close(kmsg);
+	EXPECT_NE(0, access("/sys/module/vhnet", F_OK))
+		TH_LOG("vhnet stayed loaded after a failed init");
+	if (!err)
+		fg_module_unload("vhnet", WAIT_MS);
+
+	err = fg_module_unload("vhost_net", WAIT_MS);
+	ASSERT_EQ(0, err) TH_LOG("delete_module(vhost_net): %s", strerror(err));
+	err = fg_module_load_args(self->ko, "vhost_net_node=1");
+	ASSERT_EQ(0, err) TH_LOG("load with vhost_net_node=1: %s", strerror(err));
+
+	fp = fopen("/sys/class/misc/vhost-net/dev", "re");
+	ASSERT_NE(NULL, fp);
+	EXPECT_NE(NULL, fgets(dev, sizeof(dev), fp));
+	fclose(fp);
+	EXPECT_STREQ("10:238\n", dev);
+	EXPECT_EQ(0, access("/dev/vhnet", F_OK)) TH_LOG("/dev/vhnet gone");
+
+	fd = open("/dev/vhost-net", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("open /dev/vhost-net: %s", strerror(errno));
+	EXPECT_EQ(0, ioctl(fd, VHOST_SET_OWNER, NULL));
+	/* Only vhnet knows this ioctl: the in-tree device says ENOTTY. */
+	memset(&st, 0, sizeof(st));
+	EXPECT_EQ(0, ioctl(fd, VHNET_GET_STATS, &st))
+		TH_LOG("VHNET_GET_STATS: %s", strerror(errno));
+	EXPECT_EQ(getpid(), st.owner_pid);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

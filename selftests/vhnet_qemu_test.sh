@@ -32,6 +32,11 @@
 #           quits. Under the modern guest's accelerator. vhnet's
 #           debug_skip_rx_log=1 (VHNET_QEMU_SKIP_RX_LOG=1) breaks RX logging
 #           on purpose, to show that this case catches it
+#   dropin  vhnet reloaded with vhost_net_node=1 serves /dev/vhost-net
+#           (10:238); QEMU gets vhost=on,vhostforce=on and no vhostfd, so
+#           it opens that node itself, as libvirt's QEMU does: ping; 16 MiB
+#           host->guest; vhnet-<QEMU pid> serves it. vhnet is reloaded
+#           without the parameter afterwards
 # A KVM guest's kicks must reach vhnet through KVM's ioeventfd and its
 # interrupts come through KVM's irqfd (nested_path); a TCG guest's through
 # QEMU (nested_path_tcg).
@@ -107,9 +112,12 @@ mig_cases=10
 # Behind a vIOMMU (intel-iommu, iommu_platform=on): vhnet's IOTLB.
 iommu_steps=ping,rx,tx
 NESTED_IOMMU[iommu]=1
+dropin_steps=ping,rx
+NESTED_DROPIN[dropin]=1
 plan=$((1 + per_guest + $(steps_of $modern_steps) + per_guest + $(steps_of $legacy_steps)))
 plan=$((plan + per_guest + 1 + $(steps_of $iommu_steps) + mig_cases))
-# VHNET_QEMU_ONLY=modern, legacy, iommu or migrate: that guest alone.
+plan=$((plan + 1 + per_guest + $(steps_of $dropin_steps)))
+# VHNET_QEMU_ONLY=modern, legacy, iommu, migrate or dropin: that guest alone.
 only=${VHNET_QEMU_ONLY:-}
 runs() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 if [ -n "$only" ]; then
@@ -118,12 +126,14 @@ if [ -n "$only" ]; then
 	runs legacy && plan=$((plan + per_guest + $(steps_of $legacy_steps)))
 	runs iommu && plan=$((plan + per_guest + 1 + $(steps_of $iommu_steps)))
 	runs migrate && plan=$((plan + mig_cases))
+	runs dropin && plan=$((plan + 1 + per_guest + $(steps_of $dropin_steps)))
 fi
 
-removed=''
+removed='' dropin_loaded=0
 cleanup() {
 	local m
 	nested_cleanup
+	[ $dropin_loaded = 1 ] && dropin_unload
 	ip link del vhbr0 2>/dev/null
 	[ -w /sys/module/vhnet/parameters/debug_skip_rx_log ] &&
 		echo 0 >/sys/module/vhnet/parameters/debug_skip_rx_log
@@ -254,6 +264,13 @@ check_vhostfd() {	# NAME PID
 	[ "${NESTED_QUEUES[$1]:-1}" = 2 ] && fds=3:4
 	args=$(tr '\0' ' ' <"/proc/$2/cmdline" 2>/dev/null)
 	diag "qemu: $(grep -o -- '-netdev [^ ]*' <<<"$args") $(grep -o -- '-device [^ ]*' <<<"$args")"
+	if [ -n "${NESTED_DROPIN[$1]:-}" ]; then
+		# QEMU opened the node itself: no fd was handed to it.
+		grep -q -- "-netdev tap,.*vhost=on,vhostforce=on" <<<"$args" &&
+			! grep -q -- 'vhostfd' <<<"$args" &&
+			nested_holds_vhnet "$2" /dev/vhost-net
+		return
+	fi
 	for fd in ${fds/:/ }; do
 		[ "$(readlink "/proc/$2/fd/$fd")" = /dev/vhnet ] || return 1
 	done
@@ -310,7 +327,9 @@ check_guest() {	# NAME STEPS
 	diag "$name: test VM memory: $(free -m | awk '/^Mem:/ { print $3 " MB used, " $7 " MB available" }')"
 	check_vhostfd "$name" "$pid"
 	rc=$?
-	if [ "${NESTED_QUEUES[$name]:-1}" = 2 ]; then
+	if [ -n "${NESTED_DROPIN[$name]:-}" ]; then
+		result $rc "$name: QEMU runs with vhost=on,vhostforce=on and no vhostfd, and opened /dev/vhost-net itself"
+	elif [ "${NESTED_QUEUES[$name]:-1}" = 2 ]; then
 		result $rc "$name: QEMU runs with two tap queues (fds=5:6) and vhost=on,vhostforce=on,vhostfds=3:4, fds 3 and 4 are /dev/vhnet"
 	else
 		result $rc "$name: QEMU runs with vhost=on,vhostforce=on,vhostfd=3, fd 3 is /dev/vhnet"
@@ -614,6 +633,12 @@ check_migration() {
 	diag "migrate: migrating at $((SECONDS - t0)) s, the guest reading 16 MiB from the host"
 	nested_migrate msrc "unix:$sock" "$(time_left 180)"
 	rc=$?
+	for i in msrc mdst; do
+		nested_running $i && continue
+		wait "${NESTED_PID[$i]}"
+		diag "migrate: the $i QEMU is gone, exit status $?"
+		dmesg | tail -n 15 | sed 's/^/#   dmesg: /'
+	done
 	line=$(nested_result msrc rx)
 	diag "migrate: $(tr -d '\r' <"$NESTED_LOGS/msrc.monitor" | grep -E '^(Migration status|total time|downtime|transferred ram|dirty sync count):' | tail -n 5 | xargs)"
 	diag "migrate: migration ended (status $rc) at $((SECONDS - t0)) s; transfer ${line:+done before it: $line}${line:-still running}"
@@ -677,6 +702,41 @@ elif [ $((deadline - SECONDS)) -ge 240 ]; then
 else
 	diag "migrate: not started: $((deadline - SECONDS)) s left before the time limit"
 	for ((i = 0; i < mig_cases; i++)); do result 1 "migrate: not run (out of time)"; done
+fi
+
+# vhnet again, now also as /dev/vhost-net (the in-tree module is out).
+dropin_load() {
+	local dev
+	rmmod vhnet 2>/dev/null || { diag "dropin: rmmod vhnet failed"; return 1; }
+	dropin_loaded=1
+	insmod "$VHNET_KO" vhost_net_node=1 || { diag "dropin: insmod failed"; return 1; }
+	dev=$(cat /sys/class/misc/vhost-net/dev 2>/dev/null)
+	diag "dropin: /sys/class/misc/vhost-net/dev ${dev:-missing}, $(ls -l /dev/vhost-net 2>&1)"
+	[ "$dev" = 10:238 ] && [ -c /dev/vhost-net ] && [ -c /dev/vhnet ]
+}
+
+# Back as the other tests expect it: vhnet without the parameter.
+dropin_unload() {
+	dropin_loaded=0
+	rmmod vhnet 2>/dev/null
+	insmod "$VHNET_KO" || diag "dropin: cannot load $VHNET_KO again"
+}
+
+if runs dropin; then
+	if [ -z "${VHNET_KO:-}" ]; then
+		diag "dropin: VHNET_KO not set"
+		result 1 "dropin: vhnet reloaded with vhost_net_node=1 serves /dev/vhost-net (10:238)"
+		skip_guest dropin $dropin_steps
+	elif [ $((deadline - SECONDS)) -lt 300 ]; then
+		result 1 "dropin: not run (out of time)"
+		skip_guest dropin $dropin_steps
+	else
+		dropin_load
+		result $? "dropin: vhnet reloaded with vhost_net_node=1 serves /dev/vhost-net (10:238)"
+		start_guest "$modern_accel" dropin 5 $dropin_steps
+		check_guest dropin $dropin_steps
+		dropin_unload
+	fi
 fi
 
 # Problems in the test VM's own kernel log since the test began are caught

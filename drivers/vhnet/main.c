@@ -33,6 +33,11 @@ MODULE_PARM_DESC(fork_from_owner_default,
 static const bool fork_from_owner_default = true;
 #endif
 
+static bool vhost_net_node;
+module_param(vhost_net_node, bool, 0444);
+MODULE_PARM_DESC(vhost_net_node,
+		 "Also serve /dev/vhost-net (misc minor 238) in place of the in-tree vhost_net, which must not be loaded (default N)");
+
 static struct vhnet_vq *vhnet_vq_get(struct vhnet_dev *dev, u32 index)
 {
 	if (index >= VHNET_NVQS)
@@ -721,6 +726,14 @@ static struct miscdevice vhnet_misc = {
 	.mode	= 0600,
 };
 
+/* The drop-in node: the same device under the in-tree module's name. */
+static struct miscdevice vhnet_vhost_net_misc = {
+	.minor	= VHOST_NET_MINOR,
+	.name	= "vhost-net",
+	.fops	= &vhnet_fops,
+	.mode	= 0600,
+};
+
 static int __init vhnet_init(void)
 {
 	int ret;
@@ -734,12 +747,28 @@ static int __init vhnet_init(void)
 		ret = misc_register(&vhnet_misc);
 	}
 	if (ret)
-		vhnet_debugfs_exit();
+		goto err_debugfs;
+	if (vhost_net_node) {
+		ret = misc_register(&vhnet_vhost_net_misc);
+		if (ret) {
+			pr_err("vhnet: cannot serve /dev/vhost-net (misc minor %d): %pe; is the in-tree vhost_net loaded?\n",
+			       VHOST_NET_MINOR, ERR_PTR(ret));
+			goto err_misc;
+		}
+	}
+	return 0;
+
+err_misc:
+	misc_deregister(&vhnet_misc);
+err_debugfs:
+	vhnet_debugfs_exit();
 	return ret;
 }
 
 static void __exit vhnet_exit(void)
 {
+	if (vhost_net_node)
+		misc_deregister(&vhnet_vhost_net_misc);
 	misc_deregister(&vhnet_misc);
 	vhnet_debugfs_exit();
 }
@@ -750,5 +779,6 @@ module_exit(vhnet_exit);
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("The vhnet developers");
 MODULE_DESCRIPTION("In-kernel virtio-net backend (vhost UAPI)");
+MODULE_VERSION(VHNET_VERSION);
 MODULE_ALIAS_MISCDEV(VHNET_MINOR);
 MODULE_ALIAS("devname:vhnet");

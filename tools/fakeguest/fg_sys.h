@@ -88,5 +88,7 @@ int fg_slab_growth(const struct fg_slab_use *before, int nb,
 int fg_module_unload(const char *name, int ms);
 /* Load the module file @path; 0 or an errno. */
 int fg_module_load(const char *path);
+/* The same with module parameters @args ("name=value ..."). */
+int fg_module_load_args(const char *path, const char *args);
 
 #endif /* FG_SYS_H */

@@ -349,12 +349,17 @@ int fg_module_unload(const char *name, int ms)
 
 int fg_module_load(const char *path)
 {
+	return fg_module_load_args(path, "");
+}
+
+int fg_module_load_args(const char *path, const char *args)
+{
 	int fd, ret = 0;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno;
-	if (syscall(SYS_finit_module, fd, "", 0))
+	if (syscall(SYS_finit_module, fd, args, 0))
 		ret = errno;
 	close(fd);
 	return ret;

@@ -37,6 +37,9 @@
 #                               intel-iommu with device-iotlb=on, the NIC
 #                               behind a PCIe root port with
 #                               iommu_platform=on,ats=on; intel_iommu=on
+#                               NESTED_DROPIN[NAME]=1 no vhostfd: QEMU
+#                               opens /dev/vhost-net itself (vhnet's with
+#                               vhost_net_node=1)
 #                               NESTED_BRIDGE a bridge that has the host
 #                               address and takes the taps
 #   nested_hmp NAME COMMAND     send COMMAND to NAME's monitor; the replies
@@ -53,7 +56,7 @@
 #   nested_value LINE KEY       one value of such a line
 #   nested_sink_wait NAME SECS  wait until the host has all the guest sent
 #   nested_worker PID [PREFIX]  thread ids named vhnet-PID (PREFIX-PID)
-#   nested_holds_vhnet PID      whether PID has /dev/vhnet open
+#   nested_holds_vhnet PID [NODE]  whether PID has /dev/vhnet (NODE) open
 #   nested_stats PID            vhnet's debugfs counters of owner PID
 #   nested_dev_packets PID      "RX TX" packets, a line per vhnet device of PID
 #   nested_go NAME OFFSET       connect to the guest's port nport+OFFSET
@@ -93,6 +96,7 @@ declare -gA NESTED_ARGS=() NESTED_RESTARTS=() NESTED_WHY=() NESTED_ACCEL_OF=()
 declare -gA NESTED_BACKEND_OF=()
 declare -gA NESTED_NETOPTS=() NESTED_TAP=() NESTED_INCOMING=() NESTED_MONITOR=()
 declare -gA NESTED_KVM_CPUOPTS=() NESTED_QUEUES=() NESTED_IOMMU=()
+declare -gA NESTED_DROPIN=()
 NESTED_BRIDGE=
 NESTED_KVM_HOLDER=
 # After its first line, a guest silent this long is dead (nested-init.sh
@@ -302,6 +306,7 @@ nested_start() {
 	user)      vhost=vhost=off dev=/dev/null ;;
 	*)         vm_die "NESTED_BACKEND: vhnet, vhost-net or user" ;;
 	esac
+	[ -n "${NESTED_DROPIN[$name]:-}" ] && vhost=vhost=on,vhostforce=on dev=/dev/null
 	tapopts=ifname=$tap,script=no,downscript=no launch=()
 	if [ -n "${NESTED_IOMMU[$name]:-}" ]; then
 		# Guest DMA goes through the vIOMMU: vhnet gets IOVAs and an
@@ -335,6 +340,8 @@ nested_running() {
 }
 
 nested_hmp() {	# NAME COMMAND
+	# A gone QEMU's fifo has no reader: the write would wait its 10 s.
+	nested_running "$1" || return 1
 	# shellcheck disable=SC2016 # expanded by that sh
 	timeout 10 sh -c 'printf "%s\n" "$1" >"$2"' sh "$2" "$NESTED_TMP/$1.mon.in"
 }
@@ -470,8 +477,8 @@ nested_worker() {
 	done
 }
 
-nested_holds_vhnet() {
-	find "/proc/$1/fd" -lname /dev/vhnet 2>/dev/null | grep -q .
+nested_holds_vhnet() {	# PID [NODE]
+	find "/proc/$1/fd" -lname "${2:-/dev/vhnet}" 2>/dev/null | grep -q .
 }
 
 nested_stats() {
