@@ -750,5 +750,6 @@ module_exit(vhnet_exit);
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("The vhnet developers");
 MODULE_DESCRIPTION("In-kernel virtio-net backend (vhost UAPI)");
+MODULE_VERSION(VHNET_VERSION);
 MODULE_ALIAS_MISCDEV(VHNET_MINOR);
 MODULE_ALIAS("devname:vhnet");

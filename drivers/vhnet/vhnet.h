@@ -54,6 +54,8 @@
 #define VHNET_NO_GPA		U64_MAX
 /* Misc minor from the range devices.txt reserves for local use. */
 #define VHNET_MINOR		250
+/* MODULE_VERSION; the Debian package's version (dkms.conf) follows it. */
+#define VHNET_VERSION		"0.9.0"
 
 struct vhnet_dev;
 
