@@ -6,6 +6,7 @@
 #   make install           modules_install + depmod, <linux/vhnet.h>,
 #                          vhnetstat and its man page (DESTDIR, PREFIX)
 #   make tools             vhnetstat, into $(BUILD)/tools
+#   make deb               the vhnet-dkms Debian package, into $(BUILD)/deb
 #   make lint              checkpatch --strict, sparse and shellcheck
 #   make check             full VM test run on every supported kernel
 #   make check-quick       one kernel, for fast iteration
@@ -19,7 +20,7 @@ BUILD ?= $(CURDIR)/build
 PREFIX ?= /usr/local
 CFLAGS ?= -O2 -g -Wall -Wextra
 
-.PHONY: all modules install clean deps lint sparse check check-quick check-debug demo bench fuzz tools
+.PHONY: all modules install clean deps lint sparse check check-quick check-debug demo bench fuzz tools deb
 
 all: modules
 
@@ -40,6 +41,11 @@ install: modules tools
 	install -D -m 0644 include/uapi/linux/vhnet.h $(DESTDIR)$(PREFIX)/include/linux/vhnet.h
 	install -D -m 0755 $(BUILD)/tools/vhnetstat $(DESTDIR)$(PREFIX)/sbin/vhnetstat
 	install -D -m 0644 tools/vhnetstat/vhnetstat.8 $(DESTDIR)$(PREFIX)/share/man/man8/vhnetstat.8
+
+# DKMS builds the module where the package is installed (dkms.conf).
+deb:
+	@VHNET_BUILD=$(BUILD) tools/vm/deps.sh --quiet --deb && \
+		VHNET_BUILD=$(BUILD) tools/deb.sh
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(PWD) clean 2>/dev/null || true
