@@ -7,6 +7,7 @@
 #                          vhnetstat and its man page, the udev rule and
 #                          the modprobe.d example (DESTDIR, PREFIX, UDEVDIR)
 #   make tools             vhnetstat, into $(BUILD)/tools
+#   make deb               the vhnet-dkms Debian package, into $(BUILD)/deb
 #   make lint              checkpatch --strict, sparse and shellcheck
 #   make check             full VM test run on every supported kernel
 #   make check-quick       one kernel, for fast iteration
@@ -21,7 +22,7 @@ PREFIX ?= /usr/local
 UDEVDIR ?= /etc/udev/rules.d
 CFLAGS ?= -O2 -g -Wall -Wextra
 
-.PHONY: all modules install clean deps lint sparse check check-quick check-debug demo bench fuzz tools
+.PHONY: all modules install clean deps lint sparse check check-quick check-debug demo bench fuzz tools deb
 
 all: modules
 
@@ -45,6 +46,11 @@ install: modules tools
 	install -D -m 0644 dist/udev/60-vhnet.rules $(DESTDIR)$(UDEVDIR)/60-vhnet.rules
 	install -D -m 0644 dist/modprobe.d/vhnet-vhost-net.conf \
 		$(DESTDIR)$(PREFIX)/share/doc/vhnet/examples/vhnet-vhost-net.conf
+
+# DKMS builds the module where the package is installed (dkms.conf).
+deb:
+	@VHNET_BUILD=$(BUILD) tools/vm/deps.sh --quiet --deb && \
+		VHNET_BUILD=$(BUILD) tools/deb.sh
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(PWD) clean 2>/dev/null || true
