@@ -5,6 +5,11 @@
 # First line: the VM accelerator and why (vm_accel_init in lib.sh). Then,
 # on the host, lint (tools/lint.sh) and the harness's own test
 # (tools/vm/harness_test.sh), one [host] block, skipped with VHNET_ONLY.
+# Then the vhnet-dkms package is built and installed on the host
+# (tools/vm/dkms_test.sh --keep, a [host] block; not with VHNET_ONLY or
+# --debug, VHNET_DKMS=0 skips it, =1 forces it), so that each test VM can
+# load its DKMS-built module (vhnet_dkms_test); after the VMs it is purged
+# (dkms_test.sh --purge).
 # For every supported kernel (--quick or --6.12: 6.12 only; --6.1: 6.1 only): build vhnet.ko with W=1
 # and the selftests, boot a VM, run the selftests in it, collect the TAP.
 # --debug: the debug kernel only (tools/vm/debug-kernel.sh builds it once;
@@ -80,6 +85,30 @@ host_checks() {
 	[ $f = 0 ] || k_note "lint FAILED (log: $log)"
 	k_pass=$((k_pass + p)) k_fail=$((k_fail + f))
 	summaries+=("[host] lint, harness_test: $k_pass passed, $k_fail failed${k_notes[*]:+ -- ${k_notes[*]}}")
+	total_pass=$((total_pass + k_pass))
+	total_fail=$((total_fail + k_fail))
+}
+
+# The vhnet-dkms package (tools/vm/dkms_test.sh): built and installed on
+# this host before the test VMs, which load its modules in
+# vhnet_dkms_test; purged after them, and checked that nothing is left.
+# VHNET_DKMS=0 skips it (as does VHNET_ONLY, unless VHNET_DKMS=1).
+dkms=${VHNET_DKMS:-}
+[ -n "$dkms" ] || { [ -n "${VHNET_ONLY:-}" ] || [ "$set_name" = debug ] && dkms=0; }
+dkms_list=$VM_BUILD/host/dkms-ko.txt
+dkms_step() {	# --keep | --purge
+	local res=$VM_BUILD/host name=dkms_test${1#-}
+	name=${name/-/_}
+	mkdir -p "$res"
+	vm_msg "==== [host] tools/vm/dkms_test.sh $1"
+	local t0=$SECONDS
+	VHNET_DKMS_KO=$dkms_list "$VM_TOP/tools/vm/dkms_test.sh" "$1" \
+		>"$res/$name.tap" 2>"$res/$name.err"
+	echo $? >"$res/$name.rc"
+	echo $((SECONDS - t0)) >"$res/$name.time"
+	k_pass=0 k_fail=0 k_skip=0 k_notes=()
+	report_test host "$res" "$name"
+	summaries+=("[host] $name: $k_pass passed, $k_fail failed${k_notes[*]:+ -- ${k_notes[*]}}")
 	total_pass=$((total_pass + k_pass))
 	total_fail=$((total_fail + k_fail))
 }
@@ -194,6 +223,9 @@ check_kernel() {
 		# The tests' size settings, for guest-run.sh to export.
 		env | grep -E '^VHNET_(FUZZ_[A-Z]*|FRAMES|LIFE_CYCLES)=[0-9]*$|^VHNET_QEMU_(ONLY|SKIP_RX_LOG)=[a-z0-9]*$' \
 			>"$out/test.env"
+		# This kernel's DKMS-built module, for vhnet_dkms_test.
+		[ "$dkms" = 0 ] || awk -v k="$kver" '$1 == k { print "VHNET_DKMS_KO=" $2 }' \
+			"$dkms_list" 2>/dev/null >>"$out/test.env"
 		vm_msg "==== [$label] booting ($VM_ACCEL, ${VM_SMP} CPUs, ${VM_MEM} MB)"
 		vm_boot "$kver" "$out" test
 		qrc=$?
@@ -278,9 +310,11 @@ check_kernel() {
 # (Not when iterating on a few selftests; make check runs them, not
 # make check-debug.)
 [ -n "${VHNET_ONLY:-}" ] || [ "$set_name" = debug ] || host_checks
+[ "$dkms" = 0 ] || dkms_step --keep
 for k in "${kernels[@]}"; do
 	check_kernel "$k"
 done
+[ "$dkms" = 0 ] || dkms_step --purge
 
 if [ ${#fail_ctx[@]} -gt 0 ]; then
 	vm_msg "==== failed cases (their last lines)"

@@ -43,7 +43,7 @@ pkgs=(
 [ $debug = 0 ] || pkgs+=(flex bison bc libelf-dev libssl-dev)
 # tools/deb.sh: dpkg-buildpackage, dh and dh_dkms (a package of its own
 # in Debian 12); DKMS builds the module where the package is installed.
-[ $deb = 0 ] || pkgs=(dpkg-dev debhelper dh-dkms)
+[ $deb = 0 ] || pkgs=(dpkg-dev debhelper dh-dkms lintian)
 
 missing=()
 for p in "${pkgs[@]}"; do
