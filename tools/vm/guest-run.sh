@@ -106,7 +106,8 @@ export VHNET_KO=$ko VHNET_DEV=/dev/vhnet
 while IFS='=' read -r k v; do
 	case $k in
 	VHNET_FUZZ_[A-Z]*|VHNET_FRAMES|VHNET_LIFE_CYCLES|VHNET_AB_ARM|VHNET_AB_STEPS|\
-	VHNET_QEMU_ONLY|VHNET_QEMU_SKIP_RX_LOG|VHNET_SKIP_TESTS|VHNET_DKMS_KO) export "$k=$v" ;;
+	VHNET_QEMU_ONLY|VHNET_QEMU_SKIP_RX_LOG|VHNET_QEMU_STRACE|VHNET_SKIP_TESTS|\
+	VHNET_DKMS_KO) export "$k=$v" ;;
 	esac
 done 2>/dev/null <"$out/test.env"
 

@@ -323,6 +323,11 @@ nested_start() {
 		tapopts=fds=5:6 devopts+=,mq=on,vectors=6
 		launch=("$NESTED_OUT/nested/tapfds" "$tap" 2 5 --)
 	fi
+	# VHNET_QEMU_STRACE=NAME: that guest's QEMU under strace, its failed
+	# ioctls in NESTED_LOGS/NAME.strace (QEMU 7.2 aborts without a word
+	# when a vhost ioctl fails at migration start).
+	[ "${VHNET_QEMU_STRACE:-}" = "$name" ] && launch+=(strace -f -Z -qq
+		-e trace=ioctl -e "signal=SIGABRT,SIGSEGV,SIGBUS" -o "$NESTED_LOGS/$name.strace")
 	"${launch[@]}" qemu-system-x86_64 -accel "$NESTED_ACCEL" -cpu "$cpu" \
 		-smp "$queues" -m "$NESTED_MEM" \
 		-nodefaults -no-user-config -nographic -monitor none -no-reboot \
