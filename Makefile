@@ -5,7 +5,8 @@
 #   make [KDIR=...]        build vhnet.ko against KDIR
 #   make install           modules_install + depmod, <linux/vhnet.h>,
 #                          vhnetstat and its man page (DESTDIR, PREFIX)
-#   make tools             vhnetstat, into $(BUILD)/tools
+#   make tools             vhnetstat and tools/examples/minimal-vmm, into
+#                          $(BUILD)/tools
 #   make lint              checkpatch --strict, sparse and shellcheck
 #   make check             full VM test run on every supported kernel
 #   make check-quick       one kernel, for fast iteration
@@ -26,13 +27,18 @@ all: modules
 modules:
 	$(MAKE) -C $(KDIR) M=$(PWD) modules
 
-tools: $(BUILD)/tools/vhnetstat
+tools: $(BUILD)/tools/vhnetstat $(BUILD)/tools/minimal-vmm
 
 # Built against the header in this tree, as users build against the
 # installed one.
 $(BUILD)/tools/vhnetstat: tools/vhnetstat/vhnetstat.c include/uapi/linux/vhnet.h
 	mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -D_GNU_SOURCE -Iinclude/uapi -o $@ $<
+
+# The example VMM (Documentation/vmm-guide.rst); not installed.
+$(BUILD)/tools/minimal-vmm: tools/examples/minimal-vmm.c include/uapi/linux/vhnet.h
+	mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iinclude/uapi -o $@ $<
 
 install: modules tools
 	$(MAKE) -C $(KDIR) M=$(PWD) modules_install
