@@ -6,7 +6,8 @@
 #   make install           modules_install + depmod, <linux/vhnet.h>,
 #                          vhnetstat and its man page, the udev rule and
 #                          the modprobe.d example (DESTDIR, PREFIX, UDEVDIR)
-#   make tools             vhnetstat, into $(BUILD)/tools
+#   make tools             vhnetstat and tools/examples/minimal-vmm, into
+#                          $(BUILD)/tools
 #   make deb               the vhnet-dkms Debian package, into $(BUILD)/deb
 #   make lint              checkpatch --strict, sparse and shellcheck
 #   make check             full VM test run on every supported kernel
@@ -29,13 +30,18 @@ all: modules
 modules:
 	$(MAKE) -C $(KDIR) M=$(PWD) modules
 
-tools: $(BUILD)/tools/vhnetstat
+tools: $(BUILD)/tools/vhnetstat $(BUILD)/tools/minimal-vmm
 
 # Built against the header in this tree, as users build against the
 # installed one.
 $(BUILD)/tools/vhnetstat: tools/vhnetstat/vhnetstat.c include/uapi/linux/vhnet.h
 	mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -D_GNU_SOURCE -Iinclude/uapi -o $@ $<
+
+# The example VMM (Documentation/vmm-guide.rst); not installed.
+$(BUILD)/tools/minimal-vmm: tools/examples/minimal-vmm.c include/uapi/linux/vhnet.h
+	mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iinclude/uapi -o $@ $<
 
 install: modules tools
 	$(MAKE) -C $(KDIR) M=$(PWD) modules_install

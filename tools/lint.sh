@@ -14,7 +14,8 @@ findings=0
 
 # --- checkpatch -----------------------------------------------------------
 # Kernel code (module, UAPI headers) gets every check. Userspace code (fake
-# guest, selftests) skips only the checks that ask for kernel-only APIs:
+# guest, tools, examples, selftests) skips only the checks that ask for
+# kernel-only APIs:
 #   BIT_MACRO            BIT()/BIT_ULL() come from <linux/bits.h>, which is
 #                        not exported to userspace
 #   PREFER_KERNEL_TYPES  u8/u32/... are kernel-internal typedefs; userspace
@@ -37,7 +38,8 @@ kfiles=()
 for f in drivers/vhnet/*.[ch] include/uapi/**/*.h; do
 	[ "$f" = drivers/vhnet/vhnet_trace.h ] || kfiles+=("$f")
 done
-ufiles=(tools/fakeguest/*.[ch] tools/vhnetstat/*.[ch] selftests/*.[ch])
+ufiles=(tools/fakeguest/*.[ch] tools/vhnetstat/*.[ch] tools/examples/*.[ch]
+	selftests/*.[ch])
 shopt -u nullglob globstar
 checkpatch "kernel code" "" "${kfiles[@]}"
 # TRACE_EVENT()'s layout, as in the kernel's own include/trace/events/.
