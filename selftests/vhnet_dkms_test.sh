@@ -24,17 +24,8 @@ if [ -z "$dkms" ] || [ -z "${VHNET_KO:-}" ]; then
 	exit 0
 fi
 echo "1..4"
-n=0 failed=0
-result() {	# STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		failed=$((failed + 1))
-	fi
-}
-diag() { printf '# %s\n' "$@"; }
+# shellcheck source=tools/vm/tap.sh
+. "$top/tools/vm/tap.sh"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -18,23 +18,16 @@
 # this from the source tree: VHNET_MINIMAL_VMM=build/tools/minimal-vmm).
 set -uo pipefail
 
+top=@VHNET_TOP@
+case $top in @*) top=$(cd "$(dirname "$0")/.." && pwd -P) ;; esac
 vmm=${VHNET_MINIMAL_VMM:-$(dirname "$0")/minimal-vmm}
 dev=${VHNET_DEV:-/dev/vhnet}
 tap=vhnetex0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-n=0 failed=0
-diag() { printf '# %s\n' "$@"; }
-result() {	# STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		failed=$((failed + 1))
-	fi
-}
+# shellcheck source=tools/vm/tap.sh
+. "$top/tools/vm/tap.sh"
 # run NAME ARGS...: minimal-vmm's output in $tmp/NAME.out and .err, its
 # exit status in $rc and its pid in $pid; both outputs as diagnostics.
 run() {

@@ -42,17 +42,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 mkdir -p "$logs" && cd "$top" || exit 1
 
-n=0 failed=0
-ok() {	# STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failed=$((failed + 1))
-	fi
-}
-diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
+# shellcheck source=tools/vm/tap.sh
+. "$top/tools/vm/tap.sh"
+# Its cases read "ok N - ...".
+ok() { result "$1" "- $2"; }
 # The last lines of a log, as TAP comments.
 diag_log() { tail -"${2:-15}" "$1" | sed 's/^/#   /'; }
 

@@ -186,17 +186,9 @@ esac
 EOF
 chmod 755 "$tmp/bin/qemu-system-x86_64"
 
-n=0 failed=0
-ok() {	# STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		failed=$((failed + 1))
-	fi
-}
-diag() { printf '# %s\n' "$@"; }
+# shellcheck source=tools/vm/tap.sh
+. "$top/tools/vm/tap.sh"
+ok() { result "$@"; }
 kvm_calls() { grep -cx kvm "$STANDIN_CALLS" 2>/dev/null; }
 
 # choose [VAR=VALUE...]: a fresh choice, as a new run makes it, in a

@@ -325,8 +325,9 @@ nested_start() {
 	fi
 	# VHNET_QEMU_STRACE=NAME: that guest's QEMU under strace, its failed
 	# ioctls in NESTED_LOGS/NAME.strace (QEMU 7.2 aborts without a word
-	# when a vhost ioctl fails at migration start).
-	[ "${VHNET_QEMU_STRACE:-}" = "$name" ] && launch+=(strace -f -Z -qq
+	# when a vhost ioctl fails at migration start). -D: the tracer is a
+	# grandchild, so that QEMU keeps the pid the checks look up.
+	[ "${VHNET_QEMU_STRACE:-}" = "$name" ] && launch+=(strace -D -f -Z -qq
 		-e trace=ioctl -e "signal=SIGABRT,SIGSEGV,SIGBUS" -o "$NESTED_LOGS/$name.strace")
 	"${launch[@]}" qemu-system-x86_64 -accel "$NESTED_ACCEL" -cpu "$cpu" \
 		-smp "$queues" -m "$NESTED_MEM" \
