@@ -192,7 +192,7 @@ check_kernel() {
 		rm -rf "$res"
 		mkdir -p "$res"
 		# The tests' size settings, for guest-run.sh to export.
-		env | grep -E '^VHNET_(FUZZ_[A-Z]*|FRAMES|LIFE_CYCLES)=[0-9]*$|^VHNET_QEMU_(ONLY|SKIP_RX_LOG)=[a-z0-9]*$' \
+		env | grep -E '^VHNET_(FUZZ_[A-Z]*|FRAMES|LIFE_CYCLES)=[0-9]*$|^VHNET_QEMU_(ONLY|SKIP_RX_LOG)=[a-z0-9]*$|^VHNET_LIBVIRT=[01]$' \
 			>"$out/test.env"
 		vm_msg "==== [$label] booting ($VM_ACCEL, ${VM_SMP} CPUs, ${VM_MEM} MB)"
 		vm_boot "$kver" "$out" test
