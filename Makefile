@@ -13,6 +13,7 @@
 #   make check             full VM test run on every supported kernel
 #   make check-quick       one kernel, for fast iteration
 #   make check-debug       the tests on a KASAN/lockdep/kmemleak/UBSAN kernel
+#   make check-libvirt     unmodified libvirt runs a guest on vhnet, per kernel
 #   make demo              the main job end to end
 #   make fuzz              ioctl and ring fuzzers, 10^6 each per kernel
 
@@ -23,7 +24,7 @@ PREFIX ?= /usr/local
 UDEVDIR ?= /etc/udev/rules.d
 CFLAGS ?= -O2 -g -Wall -Wextra
 
-.PHONY: all modules install clean deps lint sparse check check-quick check-debug demo bench fuzz tools deb
+.PHONY: all modules install clean deps lint sparse check check-quick check-debug check-libvirt demo bench fuzz tools deb
 
 all: modules
 
@@ -78,6 +79,13 @@ check-quick:
 # Builds the debug kernel first (once, ~30 min; tools/vm/debug-kernel.sh).
 check-debug:
 	@tools/vm/deps.sh --quiet --debug && tools/vm/check.sh --debug
+
+# libvirtd in the test VM starts a KVM guest with <driver name='vhost'/>
+# on vhnet's /dev/vhost-net (selftests/vhnet_libvirt_test.sh), on both
+# kernels; a few minutes, apart from make check, which skips that test.
+check-libvirt:
+	@tools/vm/deps.sh --quiet --libvirt && \
+		VHNET_ONLY=vhnet_libvirt_test VHNET_LIBVIRT=1 tools/vm/check.sh --all
 
 demo:
 	@tools/vm/deps.sh --quiet && tools/vm/demo.sh

@@ -221,7 +221,7 @@ check_kernel() {
 		rm -rf "$res"
 		mkdir -p "$res"
 		# The tests' size settings, for guest-run.sh to export.
-		env | grep -E '^VHNET_(FUZZ_[A-Z]*|FRAMES|LIFE_CYCLES)=[0-9]*$|^VHNET_QEMU_(ONLY|SKIP_RX_LOG|STRACE)=[a-z0-9]*$' \
+		env | grep -E '^VHNET_(FUZZ_[A-Z]*|FRAMES|LIFE_CYCLES)=[0-9]*$|^VHNET_QEMU_(ONLY|SKIP_RX_LOG|STRACE)=[a-z0-9]*$|^VHNET_LIBVIRT=[01]$' \
 			>"$out/test.env"
 		# This kernel's DKMS-built module, for vhnet_dkms_test.
 		[ "$dkms" = 0 ] || awk -v k="$kver" '$1 == k { print "VHNET_DKMS_KO=" $2 }' \

@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# deps.sh [--quiet] [--debug | --deb]
+# deps.sh [--quiet] [--debug | --deb | --libvirt]
 # Installs what building, linting and VM-testing vhnet needs on Debian 12;
 # --debug also what building the debug kernel needs (make check-debug);
-# --deb only what building the Debian package needs (make deb).
+# --deb only what building the Debian package needs (make deb);
+# --libvirt also libvirtd and virsh (make check-libvirt).
 # Idempotent: a quick no-op when everything is there; otherwise one
 # "apt-get update" and one non-interactive install. Needs root (CI runs as
 # root with no stdin). --quiet: apt's output goes to build/deps.log and
 # shows only on failure (the first line of make check names the
 # accelerator, and the probe needs QEMU and a kernel installed first).
 set -euo pipefail
-quiet=0 debug=0 deb=0
+quiet=0 debug=0 deb=0 libvirt=0
 for a in "$@"; do
 	case $a in
 	--quiet) quiet=1 ;;
 	--debug) debug=1 ;;
 	--deb) deb=1 ;;
+	--libvirt) libvirt=1 ;;
 	*) echo "deps: unknown option $a" >&2; exit 2 ;;
 	esac
 done
@@ -41,6 +43,10 @@ pkgs=(
 )
 # tools/vm/debug-kernel.sh
 [ $debug = 0 ] || pkgs+=(flex bison bc libelf-dev libssl-dev)
+# selftests/vhnet_libvirt_test.sh: libvirtd with its QEMU driver, and
+# virsh; without libvirt-daemon-system (no services, users, polkit or
+# firewalld on the host: the test sets up what libvirtd needs in the VM).
+[ $libvirt = 0 ] || pkgs+=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients)
 # tools/deb.sh: dpkg-buildpackage, dh and dh_dkms (a package of its own
 # in Debian 12); DKMS builds the module where the package is installed.
 [ $deb = 0 ] || pkgs=(dpkg-dev debhelper dh-dkms lintian)

@@ -99,15 +99,15 @@ else
 fi
 export VHNET_KO=$ko VHNET_DEV=/dev/vhnet
 # VHNET_FUZZ_*, VHNET_FRAMES, VHNET_LIFE_CYCLES=number and VHNET_QEMU_ONLY,
-# VHNET_QEMU_SKIP_RX_LOG settings from the host (check.sh writes them, and
-# VHNET_SKIP_TESTS, the tests a first test VM had passed; VHNET_DKMS_KO,
-# the DKMS-built module); VHNET_AB_* from
+# VHNET_QEMU_SKIP_RX_LOG, VHNET_QEMU_STRACE, VHNET_LIBVIRT settings from
+# the host (check.sh writes them, and VHNET_SKIP_TESTS, the tests a first
+# test VM had passed; VHNET_DKMS_KO, the DKMS-built module); VHNET_AB_* from
 # ab.sh.
 while IFS='=' read -r k v; do
 	case $k in
 	VHNET_FUZZ_[A-Z]*|VHNET_FRAMES|VHNET_LIFE_CYCLES|VHNET_AB_ARM|VHNET_AB_STEPS|\
 	VHNET_QEMU_ONLY|VHNET_QEMU_SKIP_RX_LOG|VHNET_QEMU_STRACE|VHNET_SKIP_TESTS|\
-	VHNET_DKMS_KO) export "$k=$v" ;;
+	VHNET_DKMS_KO|VHNET_LIBVIRT) export "$k=$v" ;;
 	esac
 done 2>/dev/null <"$out/test.env"
 
