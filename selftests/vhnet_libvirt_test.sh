@@ -69,17 +69,8 @@ declare -A g_idx=([dropin]=6 [backend]=7) g_dev=([dropin]=/dev/vhost-net [backen
 deadline=$((SECONDS + ${VHNET_TEST_TIMEOUT:-900} - 60))
 
 # --- TAP --------------------------------------------------------------------
-n=0 failed=0
-diag() { printf '# %s\n' "$@"; }
-result() {	# STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n $2"
-	else
-		echo "not ok $n $2"
-		failed=$((failed + 1))
-	fi
-}
+# shellcheck source=tools/vm/tap.sh
+. "$top/tools/vm/tap.sh"
 per_guest=(
 	"virsh create: the transient KVM domain with <interface type='ethernet'> (virtio, <driver name='vhost'/>) runs"
 	"QEMU's -netdev is tap with vhost on and a vhostfd libvirt opened: @DEV@"
