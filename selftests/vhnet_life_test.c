@@ -774,9 +774,14 @@ static void uffd_child(int pipe_fd)
 	note.uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	reg.range.start = (unsigned long)page;
 	reg.range.len = psz;
+	/*
+	 * Register, then zap: the worker's pass from SET_BACKEND may touch
+	 * the page at any time, and between a zap and the registration it
+	 * would fault it back in unseen.
+	 */
 	if (note.uffd < 0 || ioctl(note.uffd, UFFDIO_API, &api) ||
-	    madvise(page, psz, MADV_DONTNEED) ||
-	    ioctl(note.uffd, UFFDIO_REGISTER, &reg)) {
+	    ioctl(note.uffd, UFFDIO_REGISTER, &reg) ||
+	    madvise(page, psz, MADV_DONTNEED)) {
 		perror("child: userfaultfd");
 		_exit(2);
 	}
