@@ -100,6 +100,11 @@ reset|poweroff)
 		printf 'CPU Reset (CPU %d)\nEIP=0000fff0 EFL=00000002 [-------] CPL=0 II=0 A20=1 SMM=0 HLT=0\n' $c
 	done >"$dlog"
 	echo "[    1.000000] Linux version stand-in" >"$con"
+	# (STANDIN_NESTED=1) A test passed, then nested guests ran.
+	[ "${STANDIN_NESTED:-0}" = 0 ] || printf '%s\n' \
+		'vm: [5.00s] vhnet_a_test exited with status 0' \
+		'[    9.000000] kvm_amd: Nested Virtualization enabled' \
+		"[   17.000000] ${STANDIN_LINE:-kvm: kvm [239]: vcpu0, guest rIP: 0xffffffff8109e458 Unhandled WRMSR(0xc0010007) = 0xffff}" >>"$con"
 	if [ "$mode" = reset ]; then
 		echo "Triple fault" >>"$dlog"
 	else
@@ -216,7 +221,7 @@ choose() {
 }
 
 echo "TAP version 13"
-planned=70
+planned=74
 echo "1..$planned"
 
 # --- the accelerator choice ---------------------------------------------
@@ -328,6 +333,22 @@ ok $? "vm_boot: and the kernel addresses on each vCPU's stack, as symbols (vm-st
 boot VHNET_ACCEL=tcg STANDIN_TCG=reset
 [ $rc = 0 ] && [ "$why" = "the VM reset itself instead of powering off: a triple fault (QEMU's log: qemu-reset.log)" ]
 ok $? "vm_boot: a VM that resets itself in a triple fault is reported as such"
+! vm_nested_triple_fault "$out" >/dev/null
+ok $? "vm_nested_triple_fault: not for a VM that ran no nested guest"
+boot VHNET_ACCEL=tcg STANDIN_TCG=reset STANDIN_NESTED=1
+mkdir -p "$out/results"
+echo 0 >"$out/results/vhnet_a_test.rc"
+echo 'ok 1 a' >"$out/results/vhnet_a_test.tap"
+line=$(vm_flaw_retry_ok "$out")
+diag "vm_nested_triple_fault: ${line:-nothing}"
+[ $rc = 0 ] && [ "$line" = "triple fault while nested guests ran at 17.000000 s (the console's last line), no kernel problem reported before it" ]
+ok $? "vm_nested_triple_fault: a silent triple fault while nested guests ran allows a retry"
+echo 'not ok 1 a' >"$out/results/vhnet_a_test.tap"
+! vm_flaw_retry_ok "$out" >/dev/null
+ok $? "vm_nested_triple_fault: no retry when a test had failed before it"
+boot VHNET_ACCEL=tcg STANDIN_TCG=reset STANDIN_NESTED=1 STANDIN_LINE='Kernel panic - not syncing: Fatal exception'
+! vm_nested_triple_fault "$out" >/dev/null
+ok $? "vm_nested_triple_fault: not when the kernel reported a problem first"
 boot VHNET_ACCEL=tcg STANDIN_TCG=poweroff
 [ $rc = 0 ] && [ -z "$why" ]
 ok $? "vm_boot: a VM that powers off is not"

@@ -37,6 +37,9 @@
 #   vm_ipi_in_l2 OUT            whether it was killed in a cross-call, or
 #                               stalled RCU, because a vCPU never came out
 #                               of a nested guest (the same)
+#   vm_nested_triple_fault OUT  whether it reset in a triple fault, with no
+#                               kernel problem reported, while it ran
+#                               nested guests (the same)
 #   vm_flaw_retry_ok OUT        whether a test VM that died of one of these
 #                               may run again: no test had failed by then
 #   vm_flaw_ended OUT SIG       the tests that had ended before it
@@ -880,16 +883,36 @@ vm_ipi_in_l2() {	# OUT
 	echo "$what at $t s: $held, while CPU#$cpu $sym"
 }
 
+# vm_nested_triple_fault OUT: whether the test VM in OUT reset in a
+# triple fault (OUT/qemu-reset.log) while it ran nested guests (kvm_amd
+# had enabled nested virtualization), its kernel having reported no
+# problem. Linux reports a double fault on a stack of its own before a
+# triple fault could follow, so one that comes silently means the CPU
+# state was lost: TCG's emulated SVM, restoring the host state at a
+# #VMEXIT, is where that happens (seen at a nested guest's boot).
+# Prints "triple fault while nested guests ran at T s" (T: the console's
+# last line).
+vm_nested_triple_fault() {	# OUT
+	local out=$1 t
+	grep -q '^Triple fault' "$out/qemu-reset.log" 2>/dev/null || return 1
+	grep -aq 'kvm_amd: Nested Virtualization enabled' "$out/console.log" || return 1
+	vm_log_problems "$out/console.log" >/dev/null || return 1
+	t=$(vm_console_end "$out/console.log") || return 1
+	echo "triple fault while nested guests ran at $t s (the console's last line), no kernel problem reported before it"
+}
+
 # A test VM (OUT: console.log, results/) that died of vm_stale_int3,
-# vm_lost_ipi, vm_int3_loop or vm_ipi_in_l2 may boot again only if
-# nothing had failed by then: no setup failure, and every test that ended
+# vm_lost_ipi, vm_int3_loop, vm_ipi_in_l2 or vm_nested_triple_fault
+# may boot again only if nothing had failed by then: no setup failure,
+# and every test that ended
 # before the flaw (guest-run.sh's "vm: [Ts] NAME exited with status R"
 # lines) exited 0 with no failed case. What ran after it, the test it
 # interrupted included, is the flaw's doing. Prints the flaw.
 vm_flaw_retry_ok() {	# OUT
 	local out=$1 sig
 	sig=$(vm_stale_int3 "$out/console.log") || sig=$(vm_lost_ipi "$out") ||
-		sig=$(vm_int3_loop "$out") || sig=$(vm_ipi_in_l2 "$out") || return 1
+		sig=$(vm_int3_loop "$out") || sig=$(vm_ipi_in_l2 "$out") ||
+		sig=$(vm_nested_triple_fault "$out") || return 1
 	[ ! -s "$out/results/setup-failures" ] || return 1
 	[ "$(vm_flaw_ended "$out" "$sig")" = "$(vm_flaw_passed "$out" "$sig")" ] || return 1
 	echo "$sig"

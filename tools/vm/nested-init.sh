@@ -23,6 +23,9 @@
 #           queue pair in use, iperf3 -s on nport+4, sockperf server (UDP)
 #           on nport+5, /proc/interrupts to whoever connects to nport+8;
 #           then "serving"
+#   triple  say "triple", then reboot: with reboot=t on the kernel command
+#           line the kernel triple-faults (the harness's test of how it
+#           tells a guest's triple fault)
 #
 # Every result goes to the console as one line "nested: WHAT key=value...";
 # after the steps "nested: done", then the guest waits for a connection on
@@ -202,6 +205,7 @@ fi
 for s in $(echo "$steps" | tr , ' '); do
 	case $s in
 	ping|rx|tx|reload|resize|mq|serve) "step_$s" ;;
+	triple) say triple; sleep 1; reboot -f ;;
 	rxslow) step_rx slow ;;
 	*) say "unknown step $s" ;;
 	esac

@@ -40,6 +40,9 @@
 #                               NESTED_DROPIN[NAME]=1 no vhostfd: QEMU
 #                               opens /dev/vhost-net itself (vhnet's with
 #                               vhost_net_node=1)
+#                               NESTED_APPEND[NAME] more kernel arguments
+#                               NESTED_PIN[NAME]=CPU its vCPU threads on
+#                               that CPU of the test VM, all of them
 #                               NESTED_BRIDGE a bridge that has the host
 #                               address and takes the taps
 #   nested_hmp NAME COMMAND     send COMMAND to NAME's monitor; the replies
@@ -61,6 +64,9 @@
 #   nested_dev_packets PID      "RX TX" packets, a line per vhnet device of PID
 #   nested_go NAME OFFSET       connect to the guest's port nport+OFFSET
 #   nested_stop NAME [GRACE]    let the guest power off; QEMU's exit status
+#   nested_triple_fault NAME    whether NAME's guest ended in a triple fault
+#                               (a KVM shutdown exit) with no kernel problem
+#                               on its console; prints where
 #   nested_cleanup              stop everything nested_start started
 #
 # The caller sets NESTED_OUT (the kernel's output directory, OUT above),
@@ -96,8 +102,9 @@ declare -gA NESTED_ARGS=() NESTED_RESTARTS=() NESTED_WHY=() NESTED_ACCEL_OF=()
 declare -gA NESTED_BACKEND_OF=()
 declare -gA NESTED_NETOPTS=() NESTED_TAP=() NESTED_INCOMING=() NESTED_MONITOR=()
 declare -gA NESTED_KVM_CPUOPTS=() NESTED_QUEUES=() NESTED_IOMMU=()
-declare -gA NESTED_DROPIN=()
+declare -gA NESTED_DROPIN=() NESTED_APPEND=() NESTED_PIN=()
 NESTED_BRIDGE=
+NESTED_TRACE=/sys/kernel/tracing
 NESTED_KVM_HOLDER=
 # After its first line, a guest silent this long is dead (nested-init.sh
 # prints a sign of life every 30 s; its boot itself is quiet).
@@ -251,6 +258,7 @@ nested_start() {
 	[ -f "$kernel" ] || kernel=/boot/vmlinuz-$kver
 	NESTED_IDX[$name]=$idx
 	NESTED_ARGS[$name]="$idx $steps $devopts"
+	[ "$NESTED_ACCEL" = kvm ] && nested_shutdown_trace
 	NESTED_ACCEL_OF[$name]=$NESTED_ACCEL
 	NESTED_BACKEND_OF[$name]=$NESTED_BACKEND
 	cpu=${VHNET_NESTED_CPU:-max}
@@ -327,6 +335,8 @@ nested_start() {
 	# ioctls in NESTED_LOGS/NAME.strace (QEMU 7.2 aborts without a word
 	# when a vhost ioctl fails at migration start). -D: the tracer is a
 	# grandchild, so that QEMU keeps the pid the checks look up.
+	# (QEMU names its vCPU threads "CPU n/KVM" only with debug-threads.)
+	[ -n "${NESTED_PIN[$name]:-}" ] && extra+=(-name "$name,debug-threads=on")
 	[ "${VHNET_QEMU_STRACE:-}" = "$name" ] && launch+=(strace -D -f -Z -qq
 		-e trace=ioctl -e "signal=SIGABRT,SIGSEGV,SIGBUS" -o "$NESTED_LOGS/$name.strace")
 	"${launch[@]}" qemu-system-x86_64 -accel "$NESTED_ACCEL" -cpu "$cpu" \
@@ -334,11 +344,33 @@ nested_start() {
 		-nodefaults -no-user-config -nographic -monitor none -no-reboot \
 		-serial "file:$NESTED_LOGS/$name.console" "${plat[@]}" \
 		-kernel "$kernel" -initrd "$img" \
-		-append "$NESTED_CMDLINE$append nsteps=$steps nip=$net.2/24 nhost=$net.1 nport=$port" \
+		-append "$NESTED_CMDLINE$append${NESTED_APPEND[$name]:+ ${NESTED_APPEND[$name]}} nsteps=$steps nip=$net.2/24 nhost=$net.1 nport=$port" \
 		-netdev "tap,id=n0,$tapopts,$vhost${NESTED_NETOPTS[$name]:+,${NESTED_NETOPTS[$name]}}" \
 		-device "virtio-net-pci,netdev=n0,romfile=$devopts" "${extra[@]}" \
 		3<>"$dev" 4<>"$dev2" </dev/null >"$NESTED_LOGS/$name.qemu.log" 2>&1 &
 	NESTED_PID[$name]=$!
+	if [ -n "${NESTED_PIN[$name]:-}" ]; then
+		nested_pin_vcpus "$!" "$queues" "${NESTED_PIN[$name]}" &
+		NESTED_HELPERS[$name]+=" $!"
+	fi
+}
+
+# Pin QEMU PID's N vCPU threads ("CPU n/KVM") to CPU, once they exist.
+nested_pin_vcpus() {	# PID N CPU
+	local i t pinned
+	for ((i = 0; i < 100; i++)); do
+		pinned=0
+		for t in /proc/"$1"/task/*; do
+			case $(cat "$t/comm" 2>/dev/null) in
+			"CPU "*/KVM)
+				taskset -pc "$3" "${t##*/}" >/dev/null 2>&1 &&
+					pinned=$((pinned + 1)) ;;
+			esac
+		done
+		[ "$pinned" -lt "$2" ] || return 0
+		sleep 0.2
+	done
+	return 1
 }
 
 nested_running() {
@@ -391,7 +423,11 @@ nested_wait() {
 		if vm_qemu_dead "$pid" "$NESTED_LOGS/$name.qemu.log" \
 				"$NESTED_LOGS/$name.console" "$NESTED_SILENCE" ''; then
 			NESTED_WHY[$name]=$VM_DEAD_WHY
-			[ "$VM_DEAD_WHY" = "QEMU exited" ] && return 2
+			if [ "$VM_DEAD_WHY" = "QEMU exited" ]; then
+				NESTED_WHY[$name]+=$(nested_shutdowns "$pid" |
+					sed -n '1s/^/; its guest triple-faulted: /p')
+				return 2
+			fi
 			kill -9 "$pid" 2>/dev/null
 			wait "$pid" 2>/dev/null
 			return 2
@@ -525,6 +561,44 @@ nested_stop() {
 	return $rc
 }
 
+# Triple faults of KVM guests: KVM's exits for SVM_EXIT_SHUTDOWN (0x7f),
+# traced in a tracefs instance of their own from the first KVM guest on,
+# with each task's process id. A guest that triple-faults ends its QEMU
+# (-no-reboot) with status 0 and nothing on its console.
+NESTED_SHUTDOWN_TRACE=$NESTED_TRACE/instances/vhnet-shutdown
+nested_shutdown_trace() {
+	local i=$NESTED_SHUTDOWN_TRACE
+	[ -d "$NESTED_TRACE/instances" ] ||
+		mount -t tracefs tracefs "$NESTED_TRACE" 2>/dev/null
+	[ -d "$i" ] || mkdir "$i" 2>/dev/null || return 1
+	[ -d "$i/events/kvm/kvm_exit" ] || return 1
+	[ "$(cat "$i/events/kvm/kvm_exit/enable")" = 1 ] && return 0
+	echo 1 >"$i/options/record-tgid"
+	echo 'exit_reason == 127' >"$i/events/kvm/kvm_exit/filter"
+	echo 1 >"$i/events/kvm/kvm_exit/enable"
+}
+
+# "vcpu N reason shutdown rip R at T s" for each traced exit of QEMU PID.
+nested_shutdowns() {	# PID
+	[ -r "$NESTED_SHUTDOWN_TRACE/trace" ] || return 1
+	awk -v pid="$1" '
+		/kvm_exit: .*reason shutdown/ && match($0, /\( *[0-9]+\)/) {
+			p = substr($0, RSTART + 1, RLENGTH - 2); gsub(/ /, "", p)
+			if (p != pid) next
+			t = $0; sub(/: kvm_exit:.*/, "", t); sub(/.* /, "", t)
+			w = $0; sub(/.*kvm_exit: /, "", w); sub(/ info1.*/, "", w)
+			print w " at " t " s"
+		}' "$NESTED_SHUTDOWN_TRACE/trace"
+}
+
+nested_triple_fault() {	# NAME
+	local pid=${NESTED_PID[$1]:-} where
+	[ -n "$pid" ] || return 1
+	where=$(nested_shutdowns "$pid" | head -n 1)
+	[ -n "$where" ] && vm_log_problems "$NESTED_LOGS/$1.console" >/dev/null &&
+		echo "QEMU $pid's guest triple-faulted ($where), nothing on its console"
+}
+
 nested_reap() {
 	local p
 	for p in ${NESTED_HELPERS[$1]:-}; do
@@ -569,7 +643,6 @@ nested_cleanup() {
 #              KVM_SIGNAL_MSI from a QEMU thread. More than half must be so.
 # Under TCG there is no KVM VM: it fails, and nested_path_tcg NAME holds
 # instead (kicks, and no KVM VM of that QEMU).
-NESTED_TRACE=/sys/kernel/tracing
 declare -gA NESTED_MARK=()
 
 nested_debugfs() {
