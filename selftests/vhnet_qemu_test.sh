@@ -8,6 +8,9 @@
 #   -netdev tap,ifname=tapN,vhost=on,vhostforce=on,vhostfd=3 3<>/dev/vhnet
 #   -device virtio-net-pci
 # one after the other:
+#   triple  (nested KVM only) a guest that reboots with reboot=t: its
+#           triple fault must be seen (nested_triple_fault), since the
+#           retries below rely on that
 #   modern  ping; 16 MiB of random data host->guest; reload virtio_net in
 #           the guest (QEMU stops and restarts vhost: GET_VRING_BASE, then
 #           SET_VRING_BASE); ping; ethtool -G to 128-entry rings and back
