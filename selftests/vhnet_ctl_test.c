@@ -88,7 +88,10 @@ static_assert(VIRTIO_F_NOTIFY_ON_EMPTY == 24, "VIRTIO_F_NOTIFY_ON_EMPTY");
 			 BIT64(VHOST_NET_F_VIRTIO_NET_HDR) |		\
 			 BIT64(VHOST_F_LOG_ALL) |			\
 			 BIT64(VIRTIO_F_ACCESS_PLATFORM) |		\
-			 BIT64(VIRTIO_F_RING_RESET))
+			 BIT64(VIRTIO_F_RING_RESET) |			\
+			 BIT64(VIRTIO_F_RING_PACKED))
+/* Everything but the packed layout: the tests' rings are split. */
+#define SPLIT_FEATURES	(VHNET_FEATURES & ~BIT64(VIRTIO_F_RING_PACKED))
 #define VHNET_BACKEND_FEATURES	BIT64(VHOST_BACKEND_F_IOTLB_MSG_V2)
 
 /* ---------------------------------------------------------------------- */
@@ -578,7 +581,7 @@ static void full_setup(struct __test_metadata *_metadata, int fd,
 	};
 	unsigned int vq, k;
 
-	ASSERT_EQ(0, set_u64(fd, VHOST_SET_FEATURES, VHNET_FEATURES));
+	ASSERT_EQ(0, set_u64(fd, VHOST_SET_FEATURES, SPLIT_FEATURES));
 	ASSERT_EQ(0, xioctl(fd, VHOST_SET_MEM_TABLE, mem));
 	for (vq = 0; vq < NR_VQS; vq++) {
 		ASSERT_EQ(0, vq_setup(fd, vq, vq_ring(rings, vq), TEST_QUEUE));
@@ -1062,8 +1065,10 @@ TEST_F(owned, set_features_mask)
 
 	for (bit = 0; bit < 64; bit++) {
 		int want = VHNET_FEATURES & BIT64(bit) ? 0 : EOPNOTSUPP;
+		/* The packed layout alone lacks the VERSION_1 it needs. */
+		int alone = bit == VIRTIO_F_RING_PACKED ? EINVAL : want;
 
-		EXPECT_EQ(want, set_u64(self->fd, VHOST_SET_FEATURES, BIT64(bit)))
+		EXPECT_EQ(alone, set_u64(self->fd, VHOST_SET_FEATURES, BIT64(bit)))
 			TH_LOG("feature bit %d alone", bit);
 		EXPECT_EQ(want, set_u64(self->fd, VHOST_SET_FEATURES,
 					VHNET_FEATURES | BIT64(bit)))
@@ -1117,6 +1122,43 @@ TEST_F(owned, get_vring_base_no_garbage)
 		for (i = sizeof(s); i < sizeof(buf); i++)
 			EXPECT_EQ(0xa5, buf[i]) TH_LOG("byte %u clobbered", i);
 	}
+}
+
+/*
+ * Packed rings (VIRTIO_F_RING_PACKED) need VERSION_1; their base is QEMU's
+ * encoding: next avail slot | wrap << 15, next used slot | wrap << 31.
+ */
+TEST_F(owned, packed_negotiation_and_base)
+{
+	__u64 packed = BIT64(VIRTIO_F_RING_PACKED) | BIT64(VIRTIO_F_VERSION_1);
+	unsigned int base;
+
+	EXPECT_EQ(EINVAL, set_u64(self->fd, VHOST_SET_FEATURES,
+				  BIT64(VIRTIO_F_RING_PACKED)));
+	ASSERT_EQ(0, set_u64(self->fd, VHOST_SET_FEATURES, packed));
+	/* No size yet: no slot is in range. */
+	EXPECT_EQ(EINVAL, vq_state(self->fd, VHOST_SET_VRING_BASE, 0, 0x80008000));
+	ASSERT_EQ(0, vq_state(self->fd, VHOST_SET_VRING_NUM, 0, 256));
+	/* Slots 5 (wrap 1) and 250 (wrap 0) come back as they went in. */
+	ASSERT_EQ(0, vq_state(self->fd, VHOST_SET_VRING_BASE, 0,
+			      0x8005 | 250U << 16));
+	ASSERT_EQ(0, vq_get_base(self->fd, 0, &base));
+	EXPECT_EQ(0x8005U | 250U << 16, base);
+	ASSERT_EQ(0, vq_state(self->fd, VHOST_SET_VRING_BASE, 0, 0x80ff80ffU));
+	ASSERT_EQ(0, vq_get_base(self->fd, 0, &base));
+	EXPECT_EQ(0x80ff80ffU, base);
+	/* A slot at or past num, on either side. */
+	EXPECT_EQ(EINVAL, vq_state(self->fd, VHOST_SET_VRING_BASE, 0, 0x8100));
+	EXPECT_EQ(EINVAL, vq_state(self->fd, VHOST_SET_VRING_BASE, 0,
+				   0x8000 | 256U << 16));
+	ASSERT_EQ(0, vq_get_base(self->fd, 0, &base));
+	EXPECT_EQ(0x80ff80ffU, base);
+	/* Event areas are 4-byte aligned, the descriptors 16. */
+	EXPECT_EQ(EINVAL, vq_addr(self->fd, 0, 0x10000, 0x20002, 0x30000, 0));
+	EXPECT_EQ(EINVAL, vq_addr(self->fd, 0, 0x10008, 0x20000, 0x30000, 0));
+	/* Back to split: the base is 16 bits again. */
+	ASSERT_EQ(0, set_u64(self->fd, VHOST_SET_FEATURES, BIT64(VIRTIO_F_VERSION_1)));
+	EXPECT_EQ(EINVAL, vq_state(self->fd, VHOST_SET_VRING_BASE, 0, 0x10000));
 }
 
 /* ---- ownership across processes and threads ---- */

@@ -344,6 +344,7 @@ static const struct data_cfg cfg_tx_unbatched = {
 FIXTURE_VARIANT(data) {
 	const char *dev;		/* NULL: vhnet */
 	const struct data_cfg *cfg;
+	bool packed;			/* and VIRTIO_F_RING_PACKED (vhnet only) */
 };
 
 FIXTURE_VARIANT_ADD(data, vhost_net_default) { REF_DEV, &cfg_default };
@@ -385,6 +386,24 @@ FIXTURE_VARIANT_ADD(data, vhnet_busyloop) { NULL, &cfg_busyloop };
 FIXTURE_VARIANT_ADD(data, vhost_net_dirty_log) { REF_DEV, &cfg_dirty_log };
 FIXTURE_VARIANT_ADD(data, vhnet_dirty_log) { NULL, &cfg_dirty_log };
 FIXTURE_VARIANT_ADD(data, vhnet_tx_unbatched) { NULL, &cfg_tx_unbatched };
+/* Every vhnet case but the legacy ones again on packed rings. */
+FIXTURE_VARIANT_ADD(data, packed_default) { NULL, &cfg_default, true };
+FIXTURE_VARIANT_ADD(data, packed_no_indirect) { NULL, &cfg_no_indirect, true };
+FIXTURE_VARIANT_ADD(data, packed_no_event_idx) { NULL, &cfg_no_event_idx, true };
+FIXTURE_VARIANT_ADD(data, packed_no_mrg) { NULL, &cfg_no_mrg, true };
+FIXTURE_VARIANT_ADD(data, packed_mrg_small_bufs) { NULL, &cfg_mrg_small_bufs, true };
+FIXTURE_VARIANT_ADD(data, packed_rx_overrun) { NULL, &cfg_rx_overrun, true };
+FIXTURE_VARIANT_ADD(data, packed_vhost_hdr_tap) { NULL, &cfg_vhost_hdr_tap, true };
+FIXTURE_VARIANT_ADD(data, packed_ring_1) { NULL, &cfg_ring_1, true };
+FIXTURE_VARIANT_ADD(data, packed_ring_1_noindirect) { NULL, &cfg_ring_1_noindirect, true };
+FIXTURE_VARIANT_ADD(data, packed_ring_32768) { NULL, &cfg_ring_32768, true };
+FIXTURE_VARIANT_ADD(data, packed_mem_regions) { NULL, &cfg_mem_regions, true };
+FIXTURE_VARIANT_ADD(data, packed_macvtap) { NULL, &cfg_macvtap, true };
+FIXTURE_VARIANT_ADD(data, packed_packet) { NULL, &cfg_packet, true };
+FIXTURE_VARIANT_ADD(data, packed_tap_mq) { NULL, &cfg_tap_mq, true };
+FIXTURE_VARIANT_ADD(data, packed_busyloop) { NULL, &cfg_busyloop, true };
+FIXTURE_VARIANT_ADD(data, packed_dirty_log) { NULL, &cfg_dirty_log, true };
+FIXTURE_VARIANT_ADD(data, packed_tx_unbatched) { NULL, &cfg_tx_unbatched, true };
 
 FIXTURE_SETUP(data)
 {
@@ -394,8 +413,9 @@ FIXTURE_SETUP(data)
 	self->gso = variant->cfg->gso &&
 		    fg_env_has_vnet_hdr(variant->cfg->backend);
 	rig_cfg(&c, variant->dev, variant->cfg->backend,
-		variant->cfg->features, variant->cfg->ring, self->gso,
-		rig_id(0));
+		variant->cfg->features |
+		(variant->packed ? FG_F(VIRTIO_F_RING_PACKED) : 0),
+		variant->cfg->ring, self->gso, rig_id(0));
 	c.guest.nregions = variant->cfg->nregions ? variant->cfg->nregions : 1;
 	c.guest.rx_buf_len = variant->cfg->rx_buf_len;
 	c.guest.tx_layouts = variant->cfg->layouts;
@@ -411,6 +431,8 @@ FIXTURE_SETUP(data)
 	if (variant->cfg->nregions > 1)
 		ASSERT_LT(0U, self->rig.g[0].straddling)
 			TH_LOG("no buffer straddles a region boundary");
+	ASSERT_EQ(variant->packed, self->rig.g[0].dev.packed)
+		TH_LOG("the ring layout negotiated is not the one asked for");
 }
 
 FIXTURE_TEARDOWN(data)
@@ -539,6 +561,7 @@ FIXTURE_VARIANT(hostile) {
 	const char *dev;
 	unsigned int q;
 	enum fg_hostile kind;
+	bool packed;		/* on a packed ring */
 };
 
 FIXTURE_VARIANT_ADD(hostile, vhost_net_tx_loop) { REF_DEV, FG_TXQ, FG_BAD_LOOP };
@@ -590,15 +613,37 @@ FIXTURE_VARIANT_ADD(hostile, vhnet_rx_addr_wrap) { NULL, FG_RXQ, FG_BAD_ADDR_WRA
 FIXTURE_VARIANT_ADD(hostile, vhnet_rx_dir) { NULL, FG_RXQ, FG_BAD_DIRECTION };
 FIXTURE_VARIANT_ADD(hostile, vhnet_rx_head) { NULL, FG_RXQ, FG_BAD_HEAD };
 FIXTURE_VARIANT_ADD(hostile, vhnet_rx_avail_idx) { NULL, FG_RXQ, FG_BAD_AVAIL_IDX };
+FIXTURE_VARIANT_ADD(hostile, vhnet_tx_indirect_next) { NULL, FG_TXQ, FG_BAD_INDIRECT_NEXT };
+FIXTURE_VARIANT_ADD(hostile, vhnet_rx_indirect_next) { NULL, FG_RXQ, FG_BAD_INDIRECT_NEXT };
+
+/* What a packed ring can express of them (fg_hostile_post()). */
+FIXTURE_VARIANT_ADD(hostile, packed_tx_loop) { NULL, FG_TXQ, FG_BAD_LOOP, true };
+FIXTURE_VARIANT_ADD(hostile, packed_tx_nested_ind) { NULL, FG_TXQ, FG_BAD_NESTED_INDIRECT, true };
+FIXTURE_VARIANT_ADD(hostile, packed_tx_indirect_len0) { NULL, FG_TXQ, FG_BAD_INDIRECT_LEN0, true };
+FIXTURE_VARIANT_ADD(hostile, packed_tx_indirect_len) { NULL, FG_TXQ, FG_BAD_INDIRECT_LEN, true };
+FIXTURE_VARIANT_ADD(hostile, packed_tx_indirect_next) { NULL, FG_TXQ, FG_BAD_INDIRECT_NEXT, true };
+FIXTURE_VARIANT_ADD(hostile, packed_tx_addr) { NULL, FG_TXQ, FG_BAD_ADDR, true };
+FIXTURE_VARIANT_ADD(hostile, packed_tx_addr_wrap) { NULL, FG_TXQ, FG_BAD_ADDR_WRAP, true };
+FIXTURE_VARIANT_ADD(hostile, packed_tx_dir) { NULL, FG_TXQ, FG_BAD_DIRECTION, true };
+FIXTURE_VARIANT_ADD(hostile, packed_rx_loop) { NULL, FG_RXQ, FG_BAD_LOOP, true };
+FIXTURE_VARIANT_ADD(hostile, packed_rx_nested_ind) { NULL, FG_RXQ, FG_BAD_NESTED_INDIRECT, true };
+FIXTURE_VARIANT_ADD(hostile, packed_rx_indirect_len0) { NULL, FG_RXQ, FG_BAD_INDIRECT_LEN0, true };
+FIXTURE_VARIANT_ADD(hostile, packed_rx_indirect_len) { NULL, FG_RXQ, FG_BAD_INDIRECT_LEN, true };
+FIXTURE_VARIANT_ADD(hostile, packed_rx_indirect_next) { NULL, FG_RXQ, FG_BAD_INDIRECT_NEXT, true };
+FIXTURE_VARIANT_ADD(hostile, packed_rx_addr) { NULL, FG_RXQ, FG_BAD_ADDR, true };
+FIXTURE_VARIANT_ADD(hostile, packed_rx_addr_wrap) { NULL, FG_RXQ, FG_BAD_ADDR_WRAP, true };
+FIXTURE_VARIANT_ADD(hostile, packed_rx_dir) { NULL, FG_RXQ, FG_BAD_DIRECTION, true };
 
 FIXTURE_SETUP(hostile)
 {
 	struct fg_rig_cfg c;
 
-	rig_cfg(&c, variant->dev, FG_BK_TAP, FG_FEATURES_DEFAULT, 256, false,
+	rig_cfg(&c, variant->dev, FG_BK_TAP, FG_FEATURES_DEFAULT |
+		(variant->packed ? FG_F(VIRTIO_F_RING_PACKED) : 0), 256, false,
 		rig_id(0));
 	ASSERT_EQ(0, fg_rig_up(&self->rig, &c))
 		TH_LOG("%s: %s", c.guest.dev_path, self->rig.err);
+	ASSERT_EQ(variant->packed, self->rig.g[0].dev.packed);
 }
 
 FIXTURE_TEARDOWN(hostile)

@@ -36,7 +36,7 @@ bool vhnet_busy_poll(struct vhnet_dev *dev)
 	mutex_lock(&vq->mutex);
 	/* Blocked TX waits for socket space, not for the guest. */
 	if (!vq->busyloop_us || !vq->sock || vq->broken || vq->tx_blocked ||
-	    !vq->rings_ready || vhnet_vq_read_avail_idx(vq, &start)) {
+	    !vq->rings_ready || vhnet_vq_avail_mark(vq, &start)) {
 		mutex_unlock(&vq->mutex);
 		return false;
 	}
@@ -56,7 +56,7 @@ bool vhnet_busy_poll(struct vhnet_dev *dev)
 			mutex_unlock(&vq->mutex);
 			return true;
 		}
-		hit = !vhnet_vq_read_avail_idx(vq, &idx) && idx != start;
+		hit = !vhnet_vq_avail_mark(vq, &idx) && idx != start;
 		mutex_unlock(&vq->mutex);
 		if (hit)
 			break;

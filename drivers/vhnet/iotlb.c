@@ -102,21 +102,6 @@ static struct vhnet_iotlb_map *vhnet_iotlb_find(struct vhnet_vq *vq, u64 iova,
 	return container_of(node, struct vhnet_iotlb_map, it);
 }
 
-/* The guest-physical address of a uaddr range in one memory region. */
-static u64 vhnet_mem_gpa_of(const struct vhnet_mem *mem, u64 uaddr, u64 len)
-{
-	u32 i;
-
-	for (i = 0; mem && i < mem->nregions; i++) {
-		const struct vhnet_region *r = &mem->regions[i];
-
-		if (uaddr >= r->uaddr && uaddr - r->uaddr < r->size &&
-		    len <= r->size - (uaddr - r->uaddr))
-			return r->gpa + (uaddr - r->uaddr);
-	}
-	return VHNET_NO_GPA;
-}
-
 /*
  * Translate IOVA [iova, iova + len) for an access of @perm into at most
  * @max_iov iovecs, with each segment's guest-physical address (for the
@@ -262,8 +247,24 @@ static int vhnet_iotlb_map_part(struct vhnet_vq *vq, u64 iova, u64 size,
  * defers reading used->idx to here. 0, -ENOENT (the queue waits for the
  * owner's answer) or -EIO. The caller holds vq->mutex.
  */
+/* The owner's pointers to the three ring parts, typed by layout. */
+static void vhnet_vq_set_rings(struct vhnet_vq *vq, void __user *desc,
+			       void __user *avail, void __user *used)
+{
+	if (vhnet_packed(vq)) {
+		vq->pdesc = desc;
+		vq->drv_event = avail;
+		vq->dev_event = used;
+	} else {
+		vq->desc = desc;
+		vq->avail = avail;
+		vq->used = used;
+	}
+}
+
 int vhnet_vq_map_rings(struct vhnet_vq *vq)
 {
+	bool packed = vhnet_packed(vq);
 	void __user *desc, *avail, *used;
 	u16 used_idx;
 	int ret;
@@ -273,32 +274,35 @@ int vhnet_vq_map_rings(struct vhnet_vq *vq)
 	if (!vq->addr_set)
 		return -EIO;
 	if (!vhnet_iotlb_on(vq)) {
-		vq->desc = (struct vring_desc __user *)(uintptr_t)vq->desc_addr;
-		vq->avail = (struct vring_avail __user *)(uintptr_t)vq->avail_addr;
-		vq->used = (struct vring_used __user *)(uintptr_t)vq->used_addr;
+		vhnet_vq_set_rings(vq, (void __user *)(uintptr_t)vq->desc_addr,
+				   (void __user *)(uintptr_t)vq->avail_addr,
+				   (void __user *)(uintptr_t)vq->used_addr);
 		vq->rings_ready = true;
 		return 0;
 	}
+	/* A packed ring's descriptors are written back as used. */
 	ret = vhnet_iotlb_map_part(vq, vq->desc_addr,
-				   vhnet_desc_size(vq->num), VHOST_ACCESS_RO,
+				   vhnet_ring_size(vq->num, packed, VHNET_DESC),
+				   packed ? VHOST_ACCESS_RW : VHOST_ACCESS_RO,
 				   &desc);
 	if (!ret)
 		ret = vhnet_iotlb_map_part(vq, vq->avail_addr,
-					   vhnet_avail_size(vq->num),
+					   vhnet_ring_size(vq->num, packed,
+							   VHNET_AVAIL),
 					   VHOST_ACCESS_RO, &avail);
 	/* vhnet reads used->idx once, at attach: writes are what it does. */
 	if (!ret)
 		ret = vhnet_iotlb_map_part(vq, vq->used_addr,
-					   vhnet_used_size(vq->num),
+					   vhnet_ring_size(vq->num, packed,
+							   VHNET_USED),
 					   VHOST_ACCESS_WO, &used);
 	if (ret)
 		return ret;
-	vq->desc = desc;
-	vq->avail = avail;
-	vq->used = used;
+	vhnet_vq_set_rings(vq, desc, avail, used);
 	/* The log takes guest-physical addresses: the used ring's own. */
 	vq->used_gpa = vhnet_mem_gpa_of(vq->dev->mem, (uintptr_t)used,
-					vhnet_used_size(vq->num));
+					vhnet_ring_size(vq->num, packed,
+							VHNET_USED));
 	if (vq->used_idx_pending) {
 		if (vhnet_vq_read_used_idx(vq, &used_idx)) {
 			vhnet_vq_break(vq, "used ring unreadable");

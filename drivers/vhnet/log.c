@@ -120,6 +120,20 @@ int vhnet_log_used(struct vhnet_vq *vq, size_t off, size_t len)
 	return vhnet_log_write(vq, vq->log_addr + off, len);
 }
 
+/* Log a write to a packed ring's descriptor at byte @off, if logged. */
+int vhnet_log_desc(struct vhnet_vq *vq, size_t off, size_t len)
+{
+	u64 gpa;
+
+	if (!vhnet_logging(vq) || !vq->log_used)
+		return 0;
+	/* Where the ring is now: the memory table may have changed. */
+	gpa = vhnet_mem_gpa_of(vq->dev->mem, (uintptr_t)vq->pdesc + off, len);
+	if (gpa == VHNET_NO_GPA)
+		return vhnet_log_fail(vq, "descriptor ring outside the memory table");
+	return vhnet_log_write(vq, gpa, len);
+}
+
 /* Log the first @len bytes of vq->iov[0..niov), just written to. */
 int vhnet_log_iov(struct vhnet_vq *vq, unsigned int niov, size_t len)
 {

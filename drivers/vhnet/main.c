@@ -105,6 +105,10 @@ static void vhnet_vq_reset(struct vhnet_vq *vq)
 	vq->desc = NULL;
 	vq->avail = NULL;
 	vq->used = NULL;
+	vq->pdesc = NULL;
+	vq->drv_event = NULL;
+	vq->dev_event = NULL;
+	vq->used_base = 0;
 	vq->used_gpa = VHNET_NO_GPA;
 	vq->used_idx_pending = false;
 	vq->last_avail_idx = 0;
@@ -169,6 +173,7 @@ static void vhnet_free_scratch(struct vhnet_dev *dev)
 	for (i = 0; i < VHNET_NVQS; i++) {
 		kvfree(dev->vqs[i].iov);
 		kvfree(dev->vqs[i].heads);
+		kvfree(dev->vqs[i].slots);
 		kvfree(dev->vqs[i].iov_gpa);
 		kfree(dev->vqs[i].rxb);
 		kfree(dev->vqs[i].txb);
@@ -197,6 +202,8 @@ static int vhnet_open(struct inode *inode, struct file *f)
 					 GFP_KERNEL_ACCOUNT);
 		vq->heads = kvmalloc_array(UIO_MAXIOV, sizeof(*vq->heads),
 					   GFP_KERNEL_ACCOUNT);
+		vq->slots = kvmalloc_array(UIO_MAXIOV, sizeof(*vq->slots),
+					   GFP_KERNEL_ACCOUNT);
 		vq->iov_gpa = kvmalloc_array(UIO_MAXIOV, sizeof(*vq->iov_gpa),
 					     GFP_KERNEL_ACCOUNT);
 		if (i == VHNET_VQ_RX)
@@ -204,7 +211,7 @@ static int vhnet_open(struct inode *inode, struct file *f)
 						GFP_KERNEL_ACCOUNT);
 		else
 			vq->txb = vhnet_tx_batch_alloc();
-		if (!vq->iov || !vq->heads || !vq->iov_gpa ||
+		if (!vq->iov || !vq->heads || !vq->slots || !vq->iov_gpa ||
 		    (i == VHNET_VQ_RX ? !vq->rxb : !vq->txb))
 			goto err;
 		vhnet_work_init(&vq->work, i == VHNET_VQ_RX ? vhnet_handle_rx :
@@ -307,6 +314,10 @@ static long vhnet_set_features(struct vhnet_dev *dev, unsigned int cmd,
 	}
 	if (features & ~VHNET_FEATURES)
 		return -EOPNOTSUPP;
+	/* The packed layout is virtio 1.1's: no legacy, native-endian form. */
+	if (features & BIT_ULL(VIRTIO_F_RING_PACKED) &&
+	    !(features & BIT_ULL(VIRTIO_F_VERSION_1)))
+		return -EINVAL;
 	dev->features = features;
 	for (i = 0; i < VHNET_NVQS; i++) {
 		mutex_lock(&dev->vqs[i].mutex);
@@ -413,6 +424,10 @@ static long vhnet_vring_state(struct vhnet_dev *dev, unsigned int cmd,
 	case VHOST_SET_VRING_BASE:
 		if (vq->sock) {
 			ret = -EBUSY;
+		} else if (vhnet_packed(vq)) {
+			ret = vhnet_packed_set_base(vq, s.num);
+			if (!ret)
+				vq->broken = false;
 		} else if (s.num > U16_MAX) {
 			ret = -EINVAL;
 		} else {
@@ -429,8 +444,12 @@ static long vhnet_vring_state(struct vhnet_dev *dev, unsigned int cmd,
 		break;
 	case VHOST_GET_VRING_BASE:
 	case VHOST_GET_VRING_BUSYLOOP_TIMEOUT:
-		s.num = cmd == VHOST_GET_VRING_BASE ? vq->last_avail_idx :
-						      vq->busyloop_us;
+		if (cmd == VHOST_GET_VRING_BUSYLOOP_TIMEOUT)
+			s.num = vq->busyloop_us;
+		else if (vhnet_packed(vq))
+			s.num = vhnet_packed_get_base(vq);
+		else
+			s.num = vq->last_avail_idx;
 		if (copy_to_user(argp, &s, sizeof(s)))
 			ret = -EFAULT;
 		break;
@@ -458,7 +477,8 @@ static long vhnet_vring_addr(struct vhnet_dev *dev, unsigned int cmd,
 
 	mutex_lock(&vq->mutex);
 	ret = -EINVAL;
-	if (log && a.log_guest_addr + vhnet_used_size(vq->num) - 1 <
+	if (log && a.log_guest_addr +
+		   vhnet_ring_size(vq->num, vhnet_packed(vq), VHNET_USED) - 1 <
 		   a.log_guest_addr)
 		goto out;
 	if (vq->sock) {
@@ -469,9 +489,9 @@ static long vhnet_vring_addr(struct vhnet_dev *dev, unsigned int cmd,
 		    a.used_user_addr != vq->used_addr)
 			goto out;
 	} else {
-		ret = vhnet_vq_check_addr(vq->num, a.desc_user_addr,
-					  a.avail_user_addr, a.used_user_addr,
-					  vhnet_iotlb_on(vq));
+		ret = vhnet_vq_check_addr(vq->num, vhnet_packed(vq),
+					  a.desc_user_addr, a.avail_user_addr,
+					  a.used_user_addr, vhnet_iotlb_on(vq));
 		if (ret)
 			goto out;
 		vq->desc_addr = a.desc_user_addr;
@@ -581,9 +601,9 @@ static long vhnet_set_backend(struct vhnet_dev *dev, unsigned int cmd,
 		ret = -EINVAL;
 		if (!vq->num || !vq->addr_set)
 			goto err;
-		ret = vhnet_vq_check_addr(vq->num, vq->desc_addr,
-					  vq->avail_addr, vq->used_addr,
-					  vhnet_iotlb_on(vq));
+		ret = vhnet_vq_check_addr(vq->num, vhnet_packed(vq),
+					  vq->desc_addr, vq->avail_addr,
+					  vq->used_addr, vhnet_iotlb_on(vq));
 		if (ret)
 			goto err;
 		/*

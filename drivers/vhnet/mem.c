@@ -135,3 +135,18 @@ int vhnet_mem_translate(const struct vhnet_mem *mem, u64 gpa, u64 len,
 	}
 	return n;
 }
+
+/* The guest-physical address of a uaddr range in one memory region. */
+u64 vhnet_mem_gpa_of(const struct vhnet_mem *mem, u64 uaddr, u64 len)
+{
+	u32 i;
+
+	for (i = 0; mem && i < mem->nregions; i++) {
+		const struct vhnet_region *r = &mem->regions[i];
+
+		if (uaddr >= r->uaddr && uaddr - r->uaddr < r->size &&
+		    len <= r->size - (uaddr - r->uaddr))
+			return r->gpa + (uaddr - r->uaddr);
+	}
+	return VHNET_NO_GPA;
+}

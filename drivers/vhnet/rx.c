@@ -53,10 +53,22 @@ static bool vhnet_rx_discard(struct vhnet_vq *vq)
  * of heads, -EAGAIN if the guest has not posted enough yet, -EMSGSIZE if
  * the frame can never fit, or -EIO if the ring is broken.
  */
+/* Ring slots the heads [from, to) after vq->nheads took. */
+static unsigned int vhnet_rx_slots(const struct vhnet_vq *vq,
+				   unsigned int from, unsigned int to)
+{
+	unsigned int i, n = 0;
+
+	for (i = from; i < to; i++)
+		n += vq->slots[vq->nheads + i];
+	return n;
+}
+
 static int vhnet_rx_gather(struct vhnet_vq *vq, size_t need, bool mergeable,
 			   unsigned int *niov)
 {
 	struct vring_used_elem *heads = vq->heads + vq->nheads;
+	u16 *slots = vq->slots + vq->nheads;
 	unsigned int room = UIO_MAXIOV - vq->nheads;
 	u16 start = vq->last_avail_idx;
 	struct vhnet_chain chain;
@@ -76,12 +88,14 @@ static int vhnet_rx_gather(struct vhnet_vq *vq, size_t need, bool mergeable,
 		ret = vhnet_vq_next_chain(vq, true, &chain);
 		if (ret == -ENOSPC)
 			ret = -EMSGSIZE;
-		if (ret == -EAGAIN && (u16)(vq->avail_idx - start) == vq->num)
-			ret = -EMSGSIZE;	/* the whole ring is too small */
+		/* Every slot taken and more needed: the ring is too small. */
+		if (ret == -EAGAIN && (u16)(vq->last_avail_idx - start) >= vq->num)
+			ret = -EMSGSIZE;
 		if (ret)
 			goto undo;
 		heads[n].id = cpu_vq32(vq, chain.head);
 		heads[n].len = cpu_vq32(vq, min_t(size_t, chain.len, U32_MAX));
+		slots[n] = chain.slots;
 		n++;
 		*niov += chain.niov;
 		got += chain.len;
@@ -93,7 +107,7 @@ static int vhnet_rx_gather(struct vhnet_vq *vq, size_t need, bool mergeable,
 	return n;
 undo:
 	if (ret != -EIO)
-		vhnet_vq_unget(vq, n);
+		vhnet_vq_unget(vq, (u16)(vq->last_avail_idx - start));
 	return ret;
 }
 
@@ -182,7 +196,7 @@ void vhnet_handle_rx(struct vhnet_work *work)
 					     MSG_DONTWAIT | MSG_TRUNC);
 		if (ret < 0 || ret > cap - vq->vhost_hlen) {
 			/* Gone meanwhile, or truncated: the guest gets nothing. */
-			vhnet_vq_unget(vq, n);
+			vhnet_vq_unget(vq, vhnet_rx_slots(vq, 0, n));
 			if (ret == -EAGAIN)
 				break;
 			/* The buffers may have been written to all the same. */
@@ -204,7 +218,7 @@ void vhnet_handle_rx(struct vhnet_work *work)
 			heads[used].len = cpu_vq32(vq, take);
 			left -= take;
 		}
-		vhnet_vq_unget(vq, n - used);
+		vhnet_vq_unget(vq, vhnet_rx_slots(vq, used, n));
 		if (vhnet_rx_header(vq, &start, used)) {
 			vhnet_vq_break(vq, "RX header unwritable");
 			break;

@@ -184,7 +184,7 @@ void vhnet_handle_tx(struct vhnet_work *work)
 		}
 		if (ret == -EAGAIN || ret == -ENOBUFS) {
 			/* No room: keep the chain and wait for socket space. */
-			vhnet_vq_unget(vq, 1);
+			vhnet_vq_unget(vq, chain.slots);
 			vq->tx_blocked = true;
 			vhnet_poll_start(&vq->sock_poll, vq->sock_file);
 			break;
@@ -197,7 +197,7 @@ void vhnet_handle_tx(struct vhnet_work *work)
 			vq->stats.packets++;
 			vq->stats.bytes += ret;
 		}
-		if (vhnet_vq_push_used(vq, chain.head, 0))
+		if (vhnet_vq_push_used(vq, &chain, 0))
 			break;
 		if (vq->nheads >= VHNET_USED_BATCH)
 			vhnet_tx_complete(vq);

@@ -114,7 +114,8 @@ struct vhnet_vq_stats {
 
 /* A descriptor chain translated into iovecs of the owner's mm. */
 struct vhnet_chain {
-	u16 head;
+	u16 head;		/* split: head index; packed: buffer id */
+	u16 slots;		/* ring slots taken: 1 split, descriptors packed */
 	struct iovec *iov;	/* in: where to put the segments */
 	u64 *gpa;		/* in: each segment's guest address */
 	unsigned int max_iov;	/* in: room at @iov */
@@ -138,10 +139,19 @@ struct vhnet_vq {
 	struct vring_desc __user *desc;
 	struct vring_avail __user *avail;
 	struct vring_used __user *used;
+	/* Packed (VIRTIO_F_RING_PACKED): the same three addresses. */
+	struct vring_packed_desc __user *pdesc;
+	struct vring_packed_desc_event __user *drv_event;
+	struct vring_packed_desc_event __user *dev_event;
+	u16 used_base;		/* packed: where SET_VRING_BASE put the used side */
 	u64 used_gpa;		/* the used ring's, for the log under the IOTLB */
 	bool used_idx_pending;	/* attach under the IOTLB: read it once mapped */
 
-	/* Ring progress. */
+	/*
+	 * Ring progress. Packed rings count slots the same free-running way:
+	 * position p is slot p & (num - 1) with wrap counter !(p & num),
+	 * which holds across the u16 wrap as num is a power of two.
+	 */
 	u16 last_avail_idx;
 	u16 avail_idx;		/* last value read from avail->idx */
 	u16 last_used_idx;
@@ -190,6 +200,7 @@ struct vhnet_vq {
 	struct iovec *iov;
 	u64 *iov_gpa;		/* guest address of each vq->iov segment */
 	struct vring_used_elem *heads;
+	u16 *slots;		/* packed: each head's ring slots */
 	unsigned int nheads;
 
 	/* The IOTLB miss this queue waits for (dev->iotlb_lock). */
@@ -239,7 +250,8 @@ struct vhnet_dev {
 			(1ULL << VHOST_NET_F_VIRTIO_NET_HDR) | \
 			(1ULL << VHOST_F_LOG_ALL) | \
 			(1ULL << VIRTIO_F_ACCESS_PLATFORM) | \
-			(1ULL << VIRTIO_F_RING_RESET))
+			(1ULL << VIRTIO_F_RING_RESET) | \
+			(1ULL << VIRTIO_F_RING_PACKED))
 #define VHNET_BACKEND_FEATURES BIT_ULL(VHOST_BACKEND_F_IOTLB_MSG_V2)
 
 /* In the worker: whether to stop running handlers (teardown, owner killed). */
@@ -292,6 +304,11 @@ static inline bool vhnet_has(const struct vhnet_vq *vq, unsigned int bit)
 	return vq->features & (1ULL << bit);
 }
 
+static inline bool vhnet_packed(const struct vhnet_vq *vq)
+{
+	return vhnet_has(vq, VIRTIO_F_RING_PACKED);
+}
+
 static inline bool vhnet_vq_le(const struct vhnet_vq *vq)
 {
 	return vhnet_has(vq, VIRTIO_F_VERSION_1) ||
@@ -329,6 +346,7 @@ struct vhnet_mem *vhnet_mem_from_user(const void __user *argp,
 				      unsigned int max_regions);
 int vhnet_mem_translate(const struct vhnet_mem *mem, u64 gpa, u64 len,
 			struct iovec *iov, u64 *seg_gpa, unsigned int max_iov);
+u64 vhnet_mem_gpa_of(const struct vhnet_mem *mem, u64 uaddr, u64 len);
 
 /* iotlb.c */
 static inline bool vhnet_iotlb_on(const struct vhnet_vq *vq)
@@ -351,23 +369,47 @@ __poll_t vhnet_iotlb_poll(struct vhnet_dev *dev, struct file *f,
 			  poll_table *wait);
 
 /* vring.c */
-u64 vhnet_desc_size(unsigned int num);
-u64 vhnet_avail_size(unsigned int num);
-u64 vhnet_used_size(unsigned int num);
-int vhnet_vq_check_addr(unsigned int num, u64 desc, u64 avail, u64 used,
-			bool iova);
+enum vhnet_ring_part { VHNET_DESC, VHNET_AVAIL, VHNET_USED };
+u64 vhnet_ring_size(unsigned int num, bool packed, enum vhnet_ring_part part);
+int vhnet_vq_check_addr(unsigned int num, bool packed, u64 desc, u64 avail,
+			u64 used, bool iova);
 int vhnet_vq_read_used_idx(struct vhnet_vq *vq, u16 *used_idx);
 void vhnet_vq_start(struct vhnet_vq *vq, u16 used_idx);
 int vhnet_vq_next_chain(struct vhnet_vq *vq, bool writable,
 			struct vhnet_chain *chain);
-void vhnet_vq_unget(struct vhnet_vq *vq, unsigned int n);
-int vhnet_vq_push_used(struct vhnet_vq *vq, u16 head, u32 len);
+void vhnet_vq_unget(struct vhnet_vq *vq, unsigned int slots);
+int vhnet_vq_push_used(struct vhnet_vq *vq, const struct vhnet_chain *chain,
+		       u32 len);
 int vhnet_vq_flush_used(struct vhnet_vq *vq);
 bool vhnet_vq_enable_notify(struct vhnet_vq *vq);
-int vhnet_vq_read_avail_idx(struct vhnet_vq *vq, u16 *idx);
+int vhnet_vq_avail_mark(struct vhnet_vq *vq, u16 *mark);
 void vhnet_vq_disable_notify(struct vhnet_vq *vq);
 void vhnet_vq_signal(struct vhnet_vq *vq);
 void vhnet_vq_break(struct vhnet_vq *vq, const char *why);
+int vhnet_chain_add(struct vhnet_vq *vq, struct vhnet_chain *chain,
+		    u64 addr, u32 len, bool dev_writes, bool writable);
+
+/* packed.c */
+static inline u16 vhnet_slot(const struct vhnet_vq *vq, u16 pos)
+{
+	return pos & (vq->num - 1);
+}
+
+/* The wrap counter of free-running position @pos (1 on the first lap). */
+static inline bool vhnet_wrap(const struct vhnet_vq *vq, u16 pos)
+{
+	return !(pos & vq->num);
+}
+
+u32 vhnet_packed_get_base(const struct vhnet_vq *vq);
+int vhnet_packed_set_base(struct vhnet_vq *vq, u32 base);
+int vhnet_packed_next_chain(struct vhnet_vq *vq, bool writable,
+			    struct vhnet_chain *chain);
+int vhnet_packed_flush_used(struct vhnet_vq *vq);
+bool vhnet_packed_avail(struct vhnet_vq *vq, int *err);
+void vhnet_packed_disable_notify(struct vhnet_vq *vq);
+bool vhnet_packed_enable_notify(struct vhnet_vq *vq);
+bool vhnet_packed_need_signal(struct vhnet_vq *vq);
 
 /* log.c */
 static inline bool vhnet_logging(const struct vhnet_vq *vq)
@@ -379,6 +421,7 @@ size_t vhnet_log_bytes(const struct vhnet_mem *mem);
 int vhnet_log_check(const struct vhnet_mem *mem, void __user *base);
 int vhnet_log_write(struct vhnet_vq *vq, u64 gpa, u64 len);
 int vhnet_log_used(struct vhnet_vq *vq, size_t off, size_t len);
+int vhnet_log_desc(struct vhnet_vq *vq, size_t off, size_t len);
 int vhnet_log_iov(struct vhnet_vq *vq, unsigned int niov, size_t len);
 void vhnet_log_signal(struct vhnet_vq *vq);
 

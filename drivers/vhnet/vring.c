@@ -27,39 +27,48 @@ static bool vhnet_range_ok(u64 addr, u64 size)
 	return access_ok((void __user *)(uintptr_t)addr, size);
 }
 
-/* Bytes of each ring part for @num entries, event fields included. */
-u64 vhnet_desc_size(unsigned int num)
+/*
+ * Bytes of each ring part for @num entries, event fields included. A
+ * packed ring's avail and used parts are the driver's and the device's
+ * event suppression areas.
+ */
+u64 vhnet_ring_size(unsigned int num, bool packed, enum vhnet_ring_part part)
 {
-	return (u64)sizeof(struct vring_desc) * num;
-}
-
-u64 vhnet_avail_size(unsigned int num)
-{
-	return sizeof(struct vring_avail) + sizeof(__virtio16) * ((u64)num + 1);
-}
-
-u64 vhnet_used_size(unsigned int num)
-{
-	return sizeof(struct vring_used) +
-	       sizeof(struct vring_used_elem) * (u64)num + sizeof(__virtio16);
+	if (packed)
+		return part == VHNET_DESC ?
+		       (u64)sizeof(struct vring_packed_desc) * num :
+		       sizeof(struct vring_packed_desc_event);
+	switch (part) {
+	case VHNET_DESC:
+		return (u64)sizeof(struct vring_desc) * num;
+	case VHNET_AVAIL:
+		return sizeof(struct vring_avail) +
+		       sizeof(__virtio16) * ((u64)num + 1);
+	default:
+		return sizeof(struct vring_used) +
+		       sizeof(struct vring_used_elem) * (u64)num +
+		       sizeof(__virtio16);
+	}
 }
 
 /*
  * -EINVAL for misaligned rings, -EFAULT for inaccessible ones. IOVAs
  * (@iova) are checked when the IOTLB translates them.
  */
-int vhnet_vq_check_addr(unsigned int num, u64 desc, u64 avail, u64 used,
-			bool iova)
+int vhnet_vq_check_addr(unsigned int num, bool packed, u64 desc, u64 avail,
+			u64 used, bool iova)
 {
-	if (desc & (VRING_DESC_ALIGN_SIZE - 1) ||
-	    avail & (VRING_AVAIL_ALIGN_SIZE - 1) ||
+	/* Packed (virtio 1.1, 2.8.10): descriptors 16, event areas 4. */
+	u64 amask = packed ? 3 : VRING_AVAIL_ALIGN_SIZE - 1;
+
+	if (desc & (VRING_DESC_ALIGN_SIZE - 1) || avail & amask ||
 	    used & (VRING_USED_ALIGN_SIZE - 1))
 		return -EINVAL;
 	if (iova)
 		return 0;
-	if (!vhnet_range_ok(desc, vhnet_desc_size(num)) ||
-	    !vhnet_range_ok(avail, vhnet_avail_size(num)) ||
-	    !vhnet_range_ok(used, vhnet_used_size(num)))
+	if (!vhnet_range_ok(desc, vhnet_ring_size(num, packed, VHNET_DESC)) ||
+	    !vhnet_range_ok(avail, vhnet_ring_size(num, packed, VHNET_AVAIL)) ||
+	    !vhnet_range_ok(used, vhnet_ring_size(num, packed, VHNET_USED)))
 		return -EFAULT;
 	return 0;
 }
@@ -85,6 +94,11 @@ int vhnet_vq_read_used_idx(struct vhnet_vq *vq, u16 *used_idx)
 {
 	__virtio16 idx;
 
+	/* A packed ring keeps no index in memory: SET_VRING_BASE gave it. */
+	if (vhnet_packed(vq)) {
+		*used_idx = vq->used_base;
+		return 0;
+	}
 	if (get_user(idx, &vq->used->idx))
 		return -EFAULT;
 	*used_idx = vq16(vq, idx);
@@ -103,7 +117,7 @@ void vhnet_vq_start(struct vhnet_vq *vq, u16 used_idx)
 }
 
 /* The guest's avail->idx as it stands, without checks or caching. */
-int vhnet_vq_read_avail_idx(struct vhnet_vq *vq, u16 *idx)
+static int vhnet_vq_read_avail_idx(struct vhnet_vq *vq, u16 *idx)
 {
 	__virtio16 v;
 
@@ -113,20 +127,35 @@ int vhnet_vq_read_avail_idx(struct vhnet_vq *vq, u16 *idx)
 	return 0;
 }
 
-/* Append one descriptor's buffer to the chain's iovecs. */
-static int vhnet_chain_add(struct vhnet_vq *vq, struct vhnet_chain *chain,
-			   const struct vring_desc *d, bool writable)
+/*
+ * Something that changes when the guest makes buffers available: for a
+ * split ring avail->idx, for a packed one whether the next slot is.
+ */
+int vhnet_vq_avail_mark(struct vhnet_vq *vq, u16 *mark)
 {
-	u16 flags = vq16(vq, d->flags);
-	u32 len = vq32(vq, d->len);
+	int err = 0;
+
+	if (!vhnet_packed(vq))
+		return vhnet_vq_read_avail_idx(vq, mark);
+	*mark = vq->last_avail_idx + vhnet_packed_avail(vq, &err);
+	return err;
+}
+
+/*
+ * Append one descriptor's buffer, @len bytes at guest address @addr, to
+ * the chain's iovecs; @dev_writes: the descriptor's WRITE flag.
+ */
+int vhnet_chain_add(struct vhnet_vq *vq, struct vhnet_chain *chain,
+		    u64 addr, u32 len, bool dev_writes, bool writable)
+{
 	int n;
 
-	if (!!(flags & VRING_DESC_F_WRITE) != writable) {
+	if (dev_writes != writable) {
 		vhnet_vq_break(vq, writable ? "read-only descriptor on RX" :
 				    "write-only descriptor on TX");
 		return -EIO;
 	}
-	n = vhnet_translate(vq, vq64(vq, d->addr), len,
+	n = vhnet_translate(vq, addr, len,
 			    writable ? VHOST_ACCESS_WO : VHOST_ACCESS_RO,
 			    chain->iov + chain->niov,
 			    chain->gpa ? chain->gpa + chain->niov : NULL,
@@ -195,7 +224,9 @@ static int vhnet_chain_indirect(struct vhnet_vq *vq, struct vhnet_chain *chain,
 			vhnet_vq_break(vq, "nested indirect table");
 			return -EIO;
 		}
-		ret = vhnet_chain_add(vq, chain, &d, writable);
+		ret = vhnet_chain_add(vq, chain, vq64(vq, d.addr),
+				      vq32(vq, d.len),
+				      flags & VRING_DESC_F_WRITE, writable);
 		if (ret)
 			return ret;
 		if (!(flags & VRING_DESC_F_NEXT))
@@ -225,6 +256,8 @@ int vhnet_vq_next_chain(struct vhnet_vq *vq, bool writable,
 
 	if (vq->broken)
 		return -EIO;
+	if (vhnet_packed(vq))
+		return vhnet_packed_next_chain(vq, writable, chain);
 	if (vq->avail_idx == vq->last_avail_idx) {
 		if (vhnet_vq_read_avail_idx(vq, &vq->avail_idx)) {
 			vhnet_vq_break(vq, "avail ring unreadable");
@@ -245,6 +278,7 @@ int vhnet_vq_next_chain(struct vhnet_vq *vq, bool writable,
 		return -EIO;
 	}
 	chain->head = vq16(vq, vhead);
+	chain->slots = 1;
 	chain->niov = 0;
 	chain->len = 0;
 	if (chain->head >= vq->num) {
@@ -272,7 +306,10 @@ int vhnet_vq_next_chain(struct vhnet_vq *vq, bool writable,
 			}
 			ret = vhnet_chain_indirect(vq, chain, &d, writable);
 		} else {
-			ret = vhnet_chain_add(vq, chain, &d, writable);
+			ret = vhnet_chain_add(vq, chain, vq64(vq, d.addr),
+					      vq32(vq, d.len),
+					      flags & VRING_DESC_F_WRITE,
+					      writable);
 		}
 		if (ret)
 			return ret;
@@ -288,16 +325,21 @@ int vhnet_vq_next_chain(struct vhnet_vq *vq, bool writable,
 	return 0;
 }
 
-/* Give back the last @n chains taken, e.g. when a packet did not fit. */
-void vhnet_vq_unget(struct vhnet_vq *vq, unsigned int n)
+/*
+ * Give back the last chains taken, @slots ring slots in all (their
+ * vhnet_chain.slots), e.g. when a packet did not fit.
+ */
+void vhnet_vq_unget(struct vhnet_vq *vq, unsigned int slots)
 {
-	vq->last_avail_idx -= n;
+	vq->last_avail_idx -= slots;
 }
 
-int vhnet_vq_push_used(struct vhnet_vq *vq, u16 head, u32 len)
+int vhnet_vq_push_used(struct vhnet_vq *vq, const struct vhnet_chain *chain,
+		       u32 len)
 {
-	vq->heads[vq->nheads].id = cpu_vq32(vq, head);
+	vq->heads[vq->nheads].id = cpu_vq32(vq, chain->head);
 	vq->heads[vq->nheads].len = cpu_vq32(vq, len);
+	vq->slots[vq->nheads] = chain->slots;
 	if (++vq->nheads == UIO_MAXIOV)
 		return vhnet_vq_flush_used(vq);
 	return 0;
@@ -308,6 +350,8 @@ int vhnet_vq_flush_used(struct vhnet_vq *vq)
 {
 	unsigned int done = 0;
 
+	if (vhnet_packed(vq))
+		return vhnet_packed_flush_used(vq);
 	while (done < vq->nheads) {
 		unsigned int start = (u16)(vq->last_used_idx + done) & (vq->num - 1);
 		unsigned int n = min(vq->nheads - done, vq->num - start);
@@ -339,6 +383,10 @@ int vhnet_vq_flush_used(struct vhnet_vq *vq)
 
 void vhnet_vq_disable_notify(struct vhnet_vq *vq)
 {
+	if (vhnet_packed(vq)) {
+		vhnet_packed_disable_notify(vq);
+		return;
+	}
 	if (vhnet_has(vq, VIRTIO_RING_F_EVENT_IDX))
 		return;
 	if (put_user(cpu_vq16(vq, VRING_USED_F_NO_NOTIFY), &vq->used->flags))
@@ -358,9 +406,12 @@ void vhnet_vq_disable_notify(struct vhnet_vq *vq)
 bool vhnet_vq_enable_notify(struct vhnet_vq *vq)
 {
 	bool event = vhnet_has(vq, VIRTIO_RING_F_EVENT_IDX);
+	size_t off;
 	u16 idx;
 	int ret;
 
+	if (vhnet_packed(vq))
+		return vhnet_packed_enable_notify(vq);
 	if (event)
 		ret = put_user(cpu_vq16(vq, vq->avail_idx), vhnet_avail_event(vq));
 	else
@@ -369,9 +420,9 @@ bool vhnet_vq_enable_notify(struct vhnet_vq *vq)
 		vhnet_vq_break(vq, "used ring unwritable");
 		return false;
 	}
-	if (vhnet_log_used(vq, event ? vhnet_used_size(vq->num) - sizeof(u16) :
-				       offsetof(struct vring_used, flags),
-			   sizeof(u16)))
+	off = event ? vhnet_ring_size(vq->num, false, VHNET_USED) - sizeof(u16) :
+		      offsetof(struct vring_used, flags);
+	if (vhnet_log_used(vq, off, sizeof(u16)))
 		return false;
 	/* Publish the flag before re-reading avail->idx: no lost kicks. */
 	smp_mb();
@@ -397,6 +448,8 @@ static bool vhnet_vq_need_signal(struct vhnet_vq *vq)
 	u16 old, event, idx;
 	bool valid;
 
+	if (vhnet_packed(vq))
+		return vhnet_packed_need_signal(vq);
 	/* used->idx must be visible before we read the guest's suppression. */
 	smp_mb();
 	if (vhnet_has(vq, VIRTIO_F_NOTIFY_ON_EMPTY) &&

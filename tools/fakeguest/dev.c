@@ -91,6 +91,7 @@ int fg_dev_negotiate(struct fg_dev *d, __u64 want)
 	d->mrg_rxbuf = !!(f & FG_F(VIRTIO_NET_F_MRG_RXBUF));
 	d->indirect = !!(f & FG_F(VIRTIO_RING_F_INDIRECT_DESC));
 	d->event_idx = !!(f & FG_F(VIRTIO_RING_F_EVENT_IDX));
+	d->packed = !!(f & FG_F(VIRTIO_F_RING_PACKED));
 	d->any_layout = !d->legacy;
 	d->vhost_hdr = !!(f & FG_F(VHOST_NET_F_VIRTIO_NET_HDR));
 	d->hdr_len = fg_net_hdr_len(f);
@@ -175,7 +176,7 @@ int fg_dev_alloc_rings(struct fg_dev *d, unsigned int num)
 
 	for (i = 0; i < 2; i++) {
 		ret = fg_vq_init(&d->vq[i], d->mem, num, d->event_idx,
-				 d->legacy);
+				 d->legacy, d->packed);
 		if (ret)
 			return ret;
 	}
@@ -193,7 +194,7 @@ int fg_dev_setup_vq(struct fg_dev *d, unsigned int idx)
 	ret = fg_ioctl(d->fd, VHOST_SET_VRING_NUM, &st);
 	if (ret)
 		return ret;
-	st.num = vq->avail_idx;
+	st.num = fg_vq_base(vq);
 	ret = fg_ioctl(d->fd, VHOST_SET_VRING_BASE, &st);
 	if (ret)
 		return ret;

@@ -42,6 +42,7 @@ struct fg_dev {
 	bool mrg_rxbuf;
 	bool indirect;
 	bool event_idx;
+	bool packed;		/* VIRTIO_F_RING_PACKED */
 	bool any_layout;	/* VERSION_1, or the guest's legacy choice */
 	bool vhost_hdr;		/* VHOST_NET_F_VIRTIO_NET_HDR */
 	unsigned int hdr_len;	/* virtio-net header size the guest sees */

@@ -20,6 +20,7 @@ enum fg_hostile {
 	FG_BAD_DIRECTION,	/* write-only on TX, read-only on RX */
 	FG_BAD_HEAD,		/* head index >= num */
 	FG_BAD_AVAIL_IDX,	/* avail->idx more than num ahead */
+	FG_BAD_INDIRECT_NEXT,	/* indirect descriptor that also has NEXT */
 	FG_BAD_COUNT
 };
 
@@ -28,7 +29,9 @@ const char *fg_hostile_name(enum fg_hostile kind);
 /*
  * Detach the backend from queue @q, empty its ring, make one malformed
  * buffer of @kind available as the first entry, reattach the backend and
- * kick. The ring is unusable until fg_guest_reinit_vq() or
+ * kick. On a packed ring (no next, head or avail index there) NEXT,
+ * INDIRECT_LOOP, HEAD and AVAIL_IDX give -EOPNOTSUPP, and LOOP is a chain
+ * whose every descriptor has NEXT, round the ring. The ring is unusable until fg_guest_reinit_vq() or
  * fg_guest_reset_owner(). For RX, the device only looks at the ring when a
  * frame is waiting: inject one (stream FG_JUNK_STREAM) afterwards.
  */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Fake guest: the driver side of a split virtqueue (virtio 1.x, 2.7).
+ * Fake guest: the driver side of a split virtqueue (virtio 1.x, 2.7) or a
+ * packed one (VIRTIO_F_RING_PACKED, virtio 1.1, 2.8; packed.c).
  *
  * The ring lives in guest memory. Descriptor addresses are guest-physical;
  * the ring addresses given to vhost are userspace addresses, as for
@@ -41,8 +42,13 @@ struct fg_vq {
 	unsigned int num;
 	bool event_idx;
 	bool legacy;
+	bool packed;
 
-	/* Ring parts: guest-physical and our addresses. */
+	/*
+	 * Ring parts: guest-physical and our addresses. A packed ring's
+	 * avail and used parts are the driver's and the device's event
+	 * suppression areas (as VHOST_SET_VRING_ADDR takes them).
+	 */
 	__u64 desc_gpa, avail_gpa, used_gpa;
 	struct vring_desc *desc;
 	struct vring_avail *avail;
@@ -54,7 +60,20 @@ struct fg_vq {
 	__u16 kicked_idx;	/* avail->idx at the last kick decision */
 	__u16 last_used;	/* next used entry to consume */
 
-	/* Free descriptors, FIFO so that every index gets used in turn. */
+	/*
+	 * Packed: the descriptors, free-running positions (slot pos &
+	 * (num - 1), wrap counter !(pos & num)) and the head flags that
+	 * fg_vq_publish() writes.
+	 */
+	struct vring_packed_desc *pdesc;
+	__u16 avail_pos, used_pos, kicked_pos;
+	__u16 *pend_slot, *pend_flags;
+	unsigned int npend;
+
+	/*
+	 * Free descriptors (packed: free buffer ids), FIFO so that every
+	 * index gets used in turn. Packed: nfree counts free slots.
+	 */
 	__u16 *free_fifo;
 	unsigned int free_head, nfree;
 	struct fg_vq_head *heads;
@@ -76,10 +95,28 @@ size_t fg_vring_used_size(unsigned int num);
  * three eventfds (kick, call, err).
  */
 int fg_vq_init(struct fg_vq *vq, struct fg_mem *mem, unsigned int num,
-	       bool event_idx, bool legacy);
+	       bool event_idx, bool legacy, bool packed);
 void fg_vq_fini(struct fg_vq *vq);
 /* Zero the ring and forget every buffer: the state after SET_VRING_BASE 0. */
 void fg_vq_reset(struct fg_vq *vq);
+/* VHOST_SET_VRING_BASE's value for where the ring stands. */
+unsigned int fg_vq_base(const struct fg_vq *vq);
+/* Buffers made available and used ones consumed (packed: slots), mod 2^16. */
+__u16 fg_vq_avail_pos(const struct fg_vq *vq);
+__u16 fg_vq_used_pos(const struct fg_vq *vq);
+
+/* packed.c: the same operations on a packed ring (vring.c dispatches). */
+size_t fg_pvq_desc_size(unsigned int num);
+int fg_pvq_alloc(struct fg_vq *vq);
+void fg_pvq_reset(struct fg_vq *vq);
+unsigned int fg_pvq_base(const struct fg_vq *vq);
+int fg_pvq_add(struct fg_vq *vq, const struct fg_seg *segs, unsigned int nout,
+	       unsigned int nin, __u64 indirect_gpa, __u32 cookie);
+void fg_pvq_publish(struct fg_vq *vq);
+bool fg_pvq_need_kick(struct fg_vq *vq);
+int fg_pvq_get_used(struct fg_vq *vq, __u32 *cookie, __u32 *len);
+unsigned int fg_pvq_pending(const struct fg_vq *vq);
+void fg_pvq_set_cb(struct fg_vq *vq, bool on);
 
 /* Endian helpers for ring and header fields. */
 __u16 fg_cpu_to_v16(const struct fg_vq *vq, __u16 v);

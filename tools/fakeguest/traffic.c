@@ -537,11 +537,11 @@ static void fg_run_state(struct fg_run *r, char *buf, size_t len)
 		off += snprintf(buf + off, len - off,
 				"[g%u tx posted %lu seen %lu, avail %u used %u/%u%s; rx avail %u used %u/%u%s] ",
 				i, r->tx_next[i], r->tx_expect[i],
-				tx->avail_idx, tx->last_used,
-				fg_v16_to_cpu(tx, tx->used->idx),
+				fg_vq_avail_pos(tx), fg_vq_used_pos(tx),
+				fg_vq_used_pos(tx) + fg_vq_pending(tx),
 				fg_vq_wait_err(tx, 0) ? "" : " ERR",
-				rx->avail_idx, rx->last_used,
-				fg_v16_to_cpu(rx, rx->used->idx),
+				fg_vq_avail_pos(rx), fg_vq_used_pos(rx),
+				fg_vq_used_pos(rx) + fg_vq_pending(rx),
 				fg_vq_wait_err(rx, 0) ? "" : " ERR");
 	}
 	if (off < len)

@@ -66,6 +66,10 @@ void fg_vq_reset(struct fg_vq *vq)
 {
 	unsigned int i;
 
+	if (vq->packed) {
+		fg_pvq_reset(vq);
+		goto events;
+	}
 	memset(vq->desc, 0, fg_vring_desc_size(vq->num));
 	memset(vq->avail, 0, fg_vring_avail_size(vq->num));
 	memset(vq->used, 0, fg_vring_used_size(vq->num));
@@ -79,14 +83,30 @@ void fg_vq_reset(struct fg_vq *vq)
 	vq->free_head = 0;
 	vq->nfree = vq->num;
 	vq->inflight = 0;
+events:
 	if (vq->call_fd >= 0)
 		fg_vq_ack_call(vq);
 	if (vq->err_fd >= 0)
 		fg_eventfd_drain(vq->err_fd);
 }
 
+unsigned int fg_vq_base(const struct fg_vq *vq)
+{
+	return vq->packed ? fg_pvq_base(vq) : vq->avail_idx;
+}
+
+__u16 fg_vq_avail_pos(const struct fg_vq *vq)
+{
+	return vq->packed ? vq->avail_pos : vq->avail_idx;
+}
+
+__u16 fg_vq_used_pos(const struct fg_vq *vq)
+{
+	return vq->packed ? vq->used_pos : vq->last_used;
+}
+
 int fg_vq_init(struct fg_vq *vq, struct fg_mem *mem, unsigned int num,
-	       bool event_idx, bool legacy)
+	       bool event_idx, bool legacy, bool packed)
 {
 	__u64 gpa;
 	int ret;
@@ -101,7 +121,14 @@ int fg_vq_init(struct fg_vq *vq, struct fg_mem *mem, unsigned int num,
 	vq->num = num;
 	vq->event_idx = event_idx;
 	vq->legacy = legacy;
+	vq->packed = packed;
 
+	if (packed) {
+		ret = fg_pvq_alloc(vq);
+		if (ret)
+			return ret;
+		goto lists;
+	}
 	/* desc: 16-byte aligned, avail: 2, used: 4 (spec 2.7). */
 	ret = fg_mem_alloc(mem, fg_vring_desc_size(num), 16, FG_ALLOC_CONTIG,
 			   &vq->desc_gpa);
@@ -120,6 +147,7 @@ int fg_vq_init(struct fg_vq *vq, struct fg_mem *mem, unsigned int num,
 	vq->used_event = &vq->avail->ring[num];
 	vq->avail_event = (__u16 *)&vq->used->ring[num];
 
+lists:
 	vq->free_fifo = calloc(num, sizeof(*vq->free_fifo));
 	vq->heads = calloc(num, sizeof(*vq->heads));
 	if (!vq->free_fifo || !vq->heads) {
@@ -148,6 +176,8 @@ void fg_vq_fini(struct fg_vq *vq)
 		close(vq->err_fd);
 	free(vq->free_fifo);
 	free(vq->heads);
+	free(vq->pend_slot);
+	free(vq->pend_flags);
 	memset(vq, 0, sizeof(*vq));
 	vq->kick_fd = -1;
 	vq->call_fd = -1;
@@ -191,6 +221,8 @@ int fg_vq_add(struct fg_vq *vq, const struct fg_seg *segs, unsigned int nout,
 	unsigned int n = nout + nin, i;
 	__u16 head, prev = 0;
 
+	if (vq->packed)
+		return fg_pvq_add(vq, segs, nout, nin, indirect_gpa, cookie);
 	if (!n || n > FG_MAX_SEGS || (!indirect_gpa && n > vq->num))
 		return -EINVAL;
 	if (vq->nfree < (indirect_gpa ? 1 : n))
@@ -245,6 +277,10 @@ int fg_vq_add(struct fg_vq *vq, const struct fg_seg *segs, unsigned int nout,
 
 void fg_vq_publish(struct fg_vq *vq)
 {
+	if (vq->packed) {
+		fg_pvq_publish(vq);
+		return;
+	}
 	/* Descriptors and ring entries before the index (spec 2.7.13). */
 	fg_wmb();
 	__atomic_store_n(&vq->avail->idx, fg_cpu_to_v16(vq, vq->avail_idx),
@@ -267,7 +303,9 @@ bool fg_vq_kick(struct fg_vq *vq)
 	/* The index must be visible before we read the device's wishes. */
 	fg_mb();
 	vq->kicked_idx = new;
-	if (vq->event_idx) {
+	if (vq->packed) {
+		need = fg_pvq_need_kick(vq);
+	} else if (vq->event_idx) {
 		__u16 ev = fg_v16_to_cpu(vq, __atomic_load_n(vq->avail_event,
 							    __ATOMIC_RELAXED));
 
@@ -294,17 +332,21 @@ static __u16 fg_vq_used_idx(const struct fg_vq *vq)
 
 unsigned int fg_vq_pending(const struct fg_vq *vq)
 {
+	if (vq->packed)
+		return fg_pvq_pending(vq);
 	return (__u16)(fg_vq_used_idx(vq) - vq->last_used);
 }
 
 int fg_vq_get_used(struct fg_vq *vq, __u32 *cookie, __u32 *len)
 {
 	struct vring_used_elem *e;
-	__u16 idx = fg_vq_used_idx(vq);
 	unsigned int i, n;
 	__u32 id;
-	__u16 d;
+	__u16 d, idx;
 
+	if (vq->packed)
+		return fg_pvq_get_used(vq, cookie, len);
+	idx = fg_vq_used_idx(vq);
 	if (idx == vq->last_used)
 		return 0;
 	if ((__u16)(idx - vq->last_used) > vq->num)
@@ -335,7 +377,9 @@ int fg_vq_get_used(struct fg_vq *vq, __u32 *cookie, __u32 *len)
 
 bool fg_vq_enable_cb(struct fg_vq *vq)
 {
-	if (vq->event_idx)
+	if (vq->packed)
+		fg_pvq_set_cb(vq, true);
+	else if (vq->event_idx)
 		__atomic_store_n(vq->used_event,
 				 fg_cpu_to_v16(vq, vq->last_used),
 				 __ATOMIC_RELAXED);
@@ -349,7 +393,9 @@ bool fg_vq_enable_cb(struct fg_vq *vq)
 
 void fg_vq_disable_cb(struct fg_vq *vq)
 {
-	if (!vq->event_idx)
+	if (vq->packed)
+		fg_pvq_set_cb(vq, false);
+	else if (!vq->event_idx)
 		vq->avail->flags |= fg_cpu_to_v16(vq,
 						  VRING_AVAIL_F_NO_INTERRUPT);
 }
