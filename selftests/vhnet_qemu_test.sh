@@ -40,6 +40,12 @@
 #           it opens that node itself, as libvirt's QEMU does: ping; 16 MiB
 #           host->guest; vhnet-<QEMU pid> serves it. vhnet is reloaded
 #           without the parameter afterwards
+#   packed  -device virtio-net-pci,packed=on: a packed virtqueue
+#           (VIRTIO_F_RING_PACKED, bit 34, which QEMU 7.2 passes on to a
+#           vhost kernel backend that offers it): the guest's features show
+#           bit 34; ping; 16 MiB host->guest; reload virtio_net (QEMU reads
+#           and sets the packed base: avail and used slot, wrap counters);
+#           ping; ethtool -G (queue reset); ping; 16 MiB guest->host
 # A KVM guest's kicks must reach vhnet through KVM's ioeventfd and its
 # interrupts come through KVM's irqfd (nested_path); a TCG guest's through
 # QEMU (nested_path_tcg).
@@ -121,9 +127,14 @@ iommu_steps=ping,rx,tx
 NESTED_IOMMU[iommu]=1
 dropin_steps=ping,rx
 NESTED_DROPIN[dropin]=1
+# A packed virtqueue (packed=on): QEMU 7.2 passes bit 34 on to vhost.
+packed_steps=ping,rx,reload,ping,resize,ping,tx
+packed_dev=,packed=on
+declare -A want_bit=([packed]=34)
 plan=$((2 + per_guest + $(steps_of $modern_steps) + per_guest + $(steps_of $legacy_steps)))
 plan=$((plan + per_guest + 1 + $(steps_of $iommu_steps) + mig_cases))
 plan=$((plan + 1 + per_guest + $(steps_of $dropin_steps)))
+plan=$((plan + per_guest + 1 + $(steps_of $packed_steps)))
 # VHNET_QEMU_ONLY=modern, legacy, iommu, migrate or dropin: that guest alone.
 only=${VHNET_QEMU_ONLY:-}
 runs() { [ -z "$only" ] || [ "$only" = "$1" ]; }
@@ -134,6 +145,7 @@ if [ -n "$only" ]; then
 	runs iommu && plan=$((plan + per_guest + 1 + $(steps_of $iommu_steps)))
 	runs migrate && plan=$((plan + mig_cases))
 	runs dropin && plan=$((plan + 1 + per_guest + $(steps_of $dropin_steps)))
+	runs packed && plan=$((plan + per_guest + 1 + $(steps_of $packed_steps)))
 fi
 
 removed='' dropin_loaded=0
@@ -217,7 +229,9 @@ time_left() {	# MAX: seconds to the deadline, at most MAX, at least 1
 skip_guest() {	# NAME STEPS
 	local i
 	diag "$1: not started: $((deadline - SECONDS)) s left before the time limit"
-	for ((i = 0; i < per_guest + $(steps_of "$2") + ${NESTED_IOMMU[$1]:-0}; i++)); do
+	local more=${NESTED_IOMMU[$1]:-0}
+	[ -z "${want_bit[$1]:-}" ] || more=$((more + 1))
+	for ((i = 0; i < per_guest + $(steps_of "$2") + more; i++)); do
 		result 1 "$1: not run (out of time)"
 	done
 }
@@ -441,6 +455,12 @@ check_guest() {	# NAME STEPS
 	result $? "$name: debugfs tx counters moved (bytes >= $tx_min, nothing broken)"
 	check_busyloop "$name" "$stats"
 	result $? "$name: busy polling as QEMU asked (${NESTED_NETOPTS[$name]:-no poll-us})"
+	if [ -n "${want_bit[$name]:-}" ]; then
+		line=$(nested_value "$(nested_result "$name" dev)" features)
+		diag "$name: the guest's virtio features: ${line:-none}"
+		[ "${line:${want_bit[$name]}:1}" = 1 ]
+		result $? "$name: the guest negotiated feature bit ${want_bit[$name]}"
+	fi
 	if [ -n "${NESTED_IOMMU[$name]:-}" ]; then
 		check_iotlb "$name" "$stats"
 		result $? "$name: vIOMMU: ACCESS_PLATFORM negotiated, eth0 in an IOMMU group, vhnet's IOTLB misses answered by QEMU"
@@ -818,6 +838,14 @@ if runs dropin; then
 		result $? "dropin: vhnet reloaded with vhost_net_node=1 serves /dev/vhost-net (10:238)"
 		run_attempts dropin run_guest "$modern_accel" dropin 5 $dropin_steps
 		dropin_unload
+	fi
+fi
+
+if runs packed; then
+	if [ $((deadline - SECONDS)) -ge 300 ]; then
+		run_attempts packed run_guest "$modern_accel" packed 7 $packed_steps $packed_dev
+	else
+		skip_guest packed $packed_steps
 	fi
 fi
 
