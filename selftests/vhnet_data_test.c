@@ -501,6 +501,7 @@ static void check_dirty_log(struct __test_metadata *_metadata,
 {
 	__u64 p, first = FG_DEFAULT_GPA_BASE / FG_LOG_PAGE, outside = 0, set = 0;
 	__u64 nbits = fg_log_bytes(&g->mem) * 8;
+	unsigned int q;
 
 	for (p = 0; p < nbits; p++) {
 		if (!fg_log_test(g->log, p))
@@ -513,6 +514,15 @@ static void check_dirty_log(struct __test_metadata *_metadata,
 	       (unsigned long long)nbits);
 	EXPECT_LT(0ULL, set);
 	EXPECT_EQ(0ULL, outside);
+	/* The ring part the device writes back: used ring, packed descriptors. */
+	for (q = 0; q < 2; q++) {
+		const struct fg_vq *vq = &g->dev.vq[q];
+		__u64 gpa = vq->packed ? vq->desc_gpa : vq->used_gpa;
+
+		EXPECT_TRUE(fg_log_test(g->log, gpa / FG_LOG_PAGE))
+			TH_LOG("queue %u: the page of its %s ring is not logged",
+			       q, vq->packed ? "descriptor" : "used");
+	}
 	if (!ref)
 		EXPECT_EQ(0, vhnet_counter("rx", "log_errors") +
 			     vhnet_counter("tx", "log_errors"));

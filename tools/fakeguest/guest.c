@@ -566,24 +566,31 @@ int fg_guest_relocate_vq(struct fg_guest *g, unsigned int idx,
 {
 	struct fg_vq *vq = &g->dev.vq[idx];
 	unsigned int num = vq->num;
+	/* A packed ring's two parts are its 4-byte event areas. */
+	size_t asize = vq->packed ? 4 : fg_vring_avail_size(num);
+	size_t usize = vq->packed ? 4 : fg_vring_used_size(num);
 	int ret;
 
 	ret = fg_dev_set_backend(&g->dev, idx, -1);
 	if (ret)
 		goto err;
-	vq->avail = fg_mem_hva(&g->mem, avail_gpa, fg_vring_avail_size(num));
-	vq->used = fg_mem_hva(&g->mem, used_gpa, fg_vring_used_size(num));
+	vq->avail = fg_mem_hva(&g->mem, avail_gpa, asize);
+	vq->used = fg_mem_hva(&g->mem, used_gpa, usize);
 	if (!vq->avail || !vq->used) {
 		ret = -EFAULT;
 		goto err;
 	}
 	vq->avail_gpa = avail_gpa;
 	vq->used_gpa = used_gpa;
-	vq->used_event = &vq->avail->ring[num];
-	vq->avail_event = (__u16 *)&vq->used->ring[num];
+	if (!vq->packed) {
+		vq->used_event = &vq->avail->ring[num];
+		vq->avail_event = (__u16 *)&vq->used->ring[num];
+	}
 	fg_vq_reset(vq);
-	vq->avail_idx = base;
-	vq->kicked_idx = base;
+	if (!vq->packed) {
+		vq->avail_idx = base;
+		vq->kicked_idx = base;
+	}
 	ret = fg_dev_setup_vq(&g->dev, idx);
 	if (ret)
 		goto err;

@@ -10,6 +10,7 @@
  * queue is waited for at once. The device's "broken" counter must match
  * the signals at every traffic round and when the device is closed.
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -256,9 +257,10 @@ static int rf_restore(struct rf *rf, unsigned int q)
 static int rf_blank(struct rf *rf, unsigned int q)
 {
 	struct fg_vq *vq = &rf->g->dev.vq[q];
-	struct vhost_vring_state st = { .index = q, .num = 0 };
+	struct vhost_vring_state st = { .index = q };
 
 	fg_vq_reset(vq);
+	st.num = fg_vq_base(vq);
 	if (ioctl(rf->g->dev.fd, VHOST_SET_VRING_BASE, &st))
 		return rf_finding(rf, "SET_VRING_BASE %u: %s", q,
 				  strerror(errno));
@@ -391,6 +393,76 @@ static __u32 rf_indirect_table(struct rf *rf, struct fg_vq *vq,
 	return n * sizeof(tbl[0]);
 }
 
+/* Random packed descriptors from slot 0 on, the head's flags published. */
+static int rf_random_packed(struct rf *rf, unsigned int q, bool indirect)
+{
+	struct fg_vq *vq = &rf->g->dev.vq[q];
+	const struct fg_pool *p = q == FG_RXQ ? &rf->g->rx : &rf->g->tx;
+	__u16 dir = q == FG_RXQ ? VRING_DESC_F_WRITE : 0, flags;
+	unsigned int n = 1 + rf_below(rf, vq->num < RF_MAX_NEW ? vq->num :
+				      RF_MAX_NEW), i;
+	struct vring_packed_desc tbl[16];
+
+	if (rf_blank(rf, q))
+		return -1;
+	for (i = 0; i < n; i++) {
+		struct vring_packed_desc *d = &vq->pdesc[i];
+
+		/* Mostly available in this lap (AVAIL), now and then a lie. */
+		flags = dir | 1U << VRING_PACKED_DESC_F_AVAIL;
+		if (rf_chance(rf, 3))
+			flags |= VRING_DESC_F_NEXT;
+		if (rf_chance(rf, 8))
+			flags ^= VRING_DESC_F_WRITE;
+		if (rf_chance(rf, 8))
+			flags ^= 1U << VRING_PACKED_DESC_F_USED;
+		if (rf_chance(rf, 16))
+			flags ^= 1U << VRING_PACKED_DESC_F_AVAIL;
+		if (rf_chance(rf, 16))
+			flags = fg_rng_next(&rf->rng);
+		d->addr = htole64(rf_addr(rf, vq));
+		d->len = htole32(rf_len(rf));
+		d->id = htole16(rf_chance(rf, 8) ? fg_rng_next(&rf->rng) :
+				rf_below(rf, vq->num));
+		if (indirect && rf_chance(rf, 2)) {
+			unsigned int k, nt = 1 + rf_below(rf, 16);
+
+			for (k = 0; k < nt; k++) {
+				tbl[k].addr = htole64(rf_chance(rf, 4) ? p->gpa :
+						      rf_addr(rf, vq));
+				tbl[k].len = htole32(rf_len(rf));
+				tbl[k].id = 0;
+				tbl[k].flags = htole16(rf_chance(rf, 8) ?
+						       fg_rng_next(&rf->rng) : dir);
+			}
+			fg_mem_write(&rf->g->mem, p->ind_gpa, tbl,
+				     nt * sizeof(tbl[0]));
+			d->addr = htole64(p->ind_gpa);
+			d->len = htole32(rf_chance(rf, 4) ?
+					 rf_below(rf, 20 * sizeof(tbl[0])) :
+					 nt * sizeof(tbl[0]));
+			flags = (flags & ~VRING_DESC_F_NEXT) |
+				VRING_DESC_F_INDIRECT;
+			if (rf_chance(rf, 8))
+				flags |= VRING_DESC_F_NEXT;
+		}
+		if (i)
+			d->flags = htole16(flags);
+		else
+			vq->pend_flags[0] = flags;
+	}
+	vq->pend_slot[0] = 0;
+	vq->npend = 1;
+	if (rf_chance(rf, 4))
+		*(__u32 *)vq->avail = fg_rng_next(&rf->rng);
+	if (rf_go(rf, q))
+		return -1;
+	if (q == FG_RXQ)
+		for (i = rf_below(rf, 3) + 1; i; i--)
+			rf_host_frame(rf);
+	return 0;
+}
+
 static int rf_random(struct rf *rf, unsigned int q, bool indirect)
 {
 	struct fg_vq *vq = &rf->g->dev.vq[q];
@@ -398,6 +470,8 @@ static int rf_random(struct rf *rf, unsigned int q, bool indirect)
 	__u16 dir = q == FG_RXQ ? VRING_DESC_F_WRITE : 0;
 	unsigned int n, i, slot;
 
+	if (vq->packed)
+		return rf_random_packed(rf, q, indirect);
 	if (rf_blank(rf, q))
 		return -1;
 	n = 1 + rf_below(rf, vq->num < RF_MAX_NEW ? vq->num : RF_MAX_NEW);
@@ -470,17 +544,56 @@ static int rf_hole(struct rf *rf, unsigned int q)
 		addr = end + rf_below(rf, 1 << 20);
 		break;
 	}
-	vq->desc[0].addr = fg_cpu_to_v64(vq, addr);
-	vq->desc[0].len = fg_cpu_to_v32(vq, len);
-	vq->desc[0].flags = fg_cpu_to_v16(vq, q == FG_RXQ ?
-					  VRING_DESC_F_WRITE : 0);
-	vq->avail->ring[0] = 0;
-	vq->avail_idx = 1;
+	if (vq->packed) {
+		vq->pdesc[0].addr = htole64(addr);
+		vq->pdesc[0].len = htole32(len);
+		vq->pend_slot[0] = 0;
+		vq->pend_flags[0] = (q == FG_RXQ ? VRING_DESC_F_WRITE : 0) |
+				    1U << VRING_PACKED_DESC_F_AVAIL;
+		vq->npend = 1;
+	} else {
+		vq->desc[0].addr = fg_cpu_to_v64(vq, addr);
+		vq->desc[0].len = fg_cpu_to_v32(vq, len);
+		vq->desc[0].flags = fg_cpu_to_v16(vq, q == FG_RXQ ?
+						  VRING_DESC_F_WRITE : 0);
+		vq->avail->ring[0] = 0;
+		vq->avail_idx = 1;
+	}
 	if (rf_go(rf, q))
 		return -1;
 	if (q == FG_RXQ)
 		rf_host_frame(rf);
 	return rf_must_break(rf, q, "a buffer in a memory-table hole");
+}
+
+/*
+ * The packed form: a chain round the whole ring, NEXT on every slot, the
+ * slots after the head marked with random wrap bits (lies the head's
+ * flags cover: the device must not trust them, and must stop at num).
+ */
+static int rf_chain_round(struct rf *rf, unsigned int q)
+{
+	struct fg_vq *vq = &rf->g->dev.vq[q];
+	__u16 dir = q == FG_RXQ ? VRING_DESC_F_WRITE : 0;
+	unsigned int i;
+
+	for (i = 0; i < vq->num; i++) {
+		vq->pdesc[i].addr = htole64(q == FG_RXQ ? rf->g->rx.gpa :
+					    rf->g->tx.gpa);
+		vq->pdesc[i].len = htole32(16);
+		vq->pdesc[i].id = 0;
+		vq->pdesc[i].flags = htole16(dir | VRING_DESC_F_NEXT |
+					     (fg_rng_next(&rf->rng) & 0x8080));
+	}
+	vq->pend_slot[0] = 0;
+	vq->pend_flags[0] = dir | VRING_DESC_F_NEXT |
+			    1U << VRING_PACKED_DESC_F_AVAIL;
+	vq->npend = 1;
+	if (rf_go(rf, q))
+		return -1;
+	if (q == FG_RXQ)
+		rf_host_frame(rf);
+	return rf_must_break(rf, q, "a packed chain round the ring");
 }
 
 static int rf_idx_jump(struct rf *rf, unsigned int q)
@@ -490,6 +603,8 @@ static int rf_idx_jump(struct rf *rf, unsigned int q)
 
 	if (rf_blank(rf, q))
 		return -1;
+	if (vq->packed)
+		return rf_chain_round(rf, q);
 	vq->desc[0].addr = fg_cpu_to_v64(vq, q == FG_RXQ ? rf->g->rx.gpa :
 					 rf->g->tx.gpa);
 	vq->desc[0].len = fg_cpu_to_v32(vq, rf->g->dev.hdr_len + FG_FRAME_MIN);
@@ -511,6 +626,11 @@ static int rf_malformed(struct rf *rf, unsigned int q)
 	int ret;
 
 	ret = fg_hostile_post(rf->g, q, kind);
+	/* A kind a packed ring cannot express: the one it always can. */
+	if (ret == -EOPNOTSUPP && rf->g->dev.vq[q].packed) {
+		kind = FG_BAD_LONG_CHAIN;
+		ret = fg_hostile_post(rf->g, q, kind);
+	}
 	if (ret)
 		return rf_finding(rf, "posting %s: %s", fg_hostile_name(kind),
 				  strerror(-ret));
@@ -531,6 +651,25 @@ static int rf_overlap(struct rf *rf, unsigned int q)
 	size_t len;
 	int ret;
 
+	if (vq->packed) {
+		/* The 4-byte event areas over each other and the descriptors. */
+		switch (rf_below(rf, 4)) {
+		case 0:		/* both at one place */
+			avail = rf->scratch;
+			used = rf->scratch;
+			break;
+		case 1:		/* the device's over slot 0's id and flags */
+			used = vq->desc_gpa + 12;
+			break;
+		case 2:		/* the driver's over slot 1's flags */
+			avail = vq->desc_gpa + 16 + 12;
+			break;
+		default:	/* the device's over the last slot's address */
+			used = vq->desc_gpa + 16 * (vq->num - 1);
+			break;
+		}
+		goto move;
+	}
 	switch (rf_below(rf, 5)) {
 	case 0:		/* used->flags over avail->idx */
 		avail = rf->scratch + 2;
@@ -550,6 +689,7 @@ static int rf_overlap(struct rf *rf, unsigned int q)
 		used = (rf->avail0[q] + 4 + 3) & ~3ULL;
 		break;
 	}
+move:
 	rf->moved[q] = true;
 	ret = fg_guest_relocate_vq(g, q, avail, used, rf_below(rf, 0x10000));
 	if (ret)
@@ -750,6 +890,8 @@ static int rf_dev_up(struct rf *rf)
 		c.guest.features &= ~FG_F(VIRTIO_NET_F_MRG_RXBUF);
 	if (rf_chance(rf, 4))
 		c.guest.features &= ~FG_F(VIRTIO_F_VERSION_1);
+	else if (rf_chance(rf, 3))
+		c.guest.features |= FG_F(VIRTIO_F_RING_PACKED);
 	c.guest.ring_num = rf_ring_nums[rf_below(rf, 4)];
 	c.guest.nregions = 2;
 	c.guest.max_frame = FG_FRAME_MAX;
