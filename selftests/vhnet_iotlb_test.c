@@ -50,10 +50,12 @@ FIXTURE(iotlb) {
 
 FIXTURE_VARIANT(iotlb) {
 	const char *dev;	/* NULL: vhnet */
+	bool packed;		/* packed rings (vhnet only) */
 };
 
 FIXTURE_VARIANT_ADD(iotlb, vhost_net) { REF_DEV };
 FIXTURE_VARIANT_ADD(iotlb, vhnet) { NULL };
+FIXTURE_VARIANT_ADD(iotlb, vhnet_packed) { NULL, true };
 
 static const char *dev_path(const char *dev)
 {
@@ -64,19 +66,32 @@ static const char *dev_path(const char *dev)
 	return env && *env ? env : "/dev/vhnet";
 }
 
-/* Map the used rings before the attach, as QEMU does. */
+static int map_range(struct fg_dev *d, __u64 start, __u64 len)
+{
+	__u64 a = start & ~(FG_IOTLB_PAGE - 1);
+	int ret = 0;
+
+	for (; a < start + len && !ret; a += FG_IOTLB_PAGE)
+		ret = fg_iotlb_send(d, VHOST_IOTLB_UPDATE, a, FG_IOTLB_PAGE,
+				    VHOST_ACCESS_RW);
+	return ret;
+}
+
+/*
+ * Map what the device writes of the rings before the attach, as QEMU
+ * does: the used rings, and a packed ring's descriptors.
+ */
 static int map_used_rings(struct fg_dev *d)
 {
 	unsigned int q;
 	int ret = 0;
 
 	for (q = 0; q < 2 && !ret; q++) {
-		__u64 a = d->vq[q].used_gpa & ~(FG_IOTLB_PAGE - 1);
-		__u64 end = d->vq[q].used_gpa + fg_vring_used_size(RING_NUM);
-
-		for (; a < end && !ret; a += FG_IOTLB_PAGE)
-			ret = fg_iotlb_send(d, VHOST_IOTLB_UPDATE, a,
-					    FG_IOTLB_PAGE, VHOST_ACCESS_RW);
+		ret = map_range(d, d->vq[q].used_gpa,
+				fg_vring_used_size(RING_NUM));
+		if (!ret && d->packed)
+			ret = map_range(d, d->vq[q].desc_gpa,
+					fg_pvq_desc_size(RING_NUM));
 	}
 	return ret;
 }
@@ -84,7 +99,8 @@ static int map_used_rings(struct fg_dev *d)
 FIXTURE_SETUP(iotlb)
 {
 	__u64 size = GUEST_MEM;
-	__u64 want = FG_FEATURES_DEFAULT | FG_F(VIRTIO_F_ACCESS_PLATFORM);
+	__u64 want = FG_FEATURES_DEFAULT | FG_F(VIRTIO_F_ACCESS_PLATFORM) |
+		     (variant->packed ? FG_F(VIRTIO_F_RING_PACKED) : 0);
 	unsigned int q;
 	int ret;
 
@@ -105,6 +121,7 @@ FIXTURE_SETUP(iotlb)
 	self->opened = true;
 	ASSERT_TRUE(self->dev.iotlb) TH_LOG("VIRTIO_F_ACCESS_PLATFORM not offered");
 	ASSERT_TRUE(self->dev.iotlb_v2);
+	ASSERT_EQ(variant->packed, self->dev.packed);
 	ASSERT_EQ(0, map_used_rings(&self->dev));
 	for (q = 0; q < 2; q++)
 		ASSERT_EQ(0, fg_dev_set_backend(&self->dev, q, self->tap));
