@@ -33,8 +33,13 @@
 #define FG_BENCH_MAX_RTT	(1U << 20)
 
 static const char * const fg_impl_names[FG_BENCH_NIMPL] = {
-	"vhnet", "vhost-net", "userspace", "limit",
+	"vhnet", "vhost-net", "userspace", "limit", "vhnet-packed",
 };
+
+static bool fg_bench_vhnet(enum fg_bench_impl i)
+{
+	return i == FG_BENCH_VHNET || i == FG_BENCH_VHNET_PACKED;
+}
 
 static const char * const fg_test_names[FG_BENCH_NTEST] = {
 	"tx", "rx", "ping", "memcpy",
@@ -297,8 +302,10 @@ static int fg_bench_up(struct fg_bench *b)
 
 	memset(&gc, 0, sizeof(gc));
 	/* The userspace device only borrows a vhost device's setup. */
-	gc.dev_path = c->impl == FG_BENCH_VHNET ? c->vhnet_dev : c->vhost_dev;
+	gc.dev_path = fg_bench_vhnet(c->impl) ? c->vhnet_dev : c->vhost_dev;
 	gc.features = FG_FEATURES_DEFAULT;
+	if (c->impl == FG_BENCH_VHNET_PACKED)
+		gc.features |= FG_F(VIRTIO_F_RING_PACKED);
 	gc.ring_num = c->ring_num;
 	gc.nregions = 1;
 	gc.max_frame = c->len > FG_FRAME_MAX ? FG_GSO_FRAME_MAX : FG_FRAME_MAX;
@@ -318,6 +325,8 @@ static int fg_bench_up(struct fg_bench *b)
 	if (b->g.dev.hdr_len != b->hdr_len)
 		return fg_bench_fail(b, "guest header %u bytes, want %u",
 				     b->g.dev.hdr_len, b->hdr_len);
+	if (b->g.dev.packed != (c->impl == FG_BENCH_VHNET_PACKED))
+		return fg_bench_fail(b, "the ring layout asked for was not negotiated");
 
 	if (c->impl == FG_BENCH_USER) {
 		b->udev_up = true;
@@ -327,7 +336,7 @@ static int fg_bench_up(struct fg_bench *b)
 		return 0;
 	}
 	snprintf(comm, sizeof(comm), "%s-%d",
-		 c->impl == FG_BENCH_VHNET ? "vhnet" : "vhost", getpid());
+		 fg_bench_vhnet(c->impl) ? "vhnet" : "vhost", getpid());
 	w = fg_bench_find_thread(comm);
 	if (w > 0 && fg_bench_pin(w, c->dev_cpu))
 		return fg_bench_fail(b, "cannot pin %s to CPU %d", comm,
@@ -363,7 +372,7 @@ static void fg_bench_vhnet_stats(struct fg_bench *b)
 
 static void fg_bench_down(struct fg_bench *b)
 {
-	if (b->guest_up && b->c->impl == FG_BENCH_VHNET)
+	if (b->guest_up && fg_bench_vhnet(b->c->impl))
 		fg_bench_vhnet_stats(b);
 	if (b->pg_up)
 		fg_pktgen_release(&b->pg);

@@ -21,6 +21,7 @@ enum fg_bench_impl {
 	FG_BENCH_VHOST,		/* in-tree /dev/vhost-net */
 	FG_BENCH_USER,		/* userspace device loop, read()/writev() */
 	FG_BENCH_LIMIT,		/* no virtqueues at all */
+	FG_BENCH_VHNET_PACKED,	/* /dev/vhnet, packed virtqueues */
 	FG_BENCH_NIMPL
 };
 
