@@ -108,7 +108,6 @@ static void vhnet_vq_reset(struct vhnet_vq *vq)
 	vq->pdesc = NULL;
 	vq->drv_event = NULL;
 	vq->dev_event = NULL;
-	vq->used_base = 0;
 	vq->used_gpa = VHNET_NO_GPA;
 	vq->used_idx_pending = false;
 	vq->last_avail_idx = 0;

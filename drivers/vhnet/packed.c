@@ -50,7 +50,6 @@ int vhnet_packed_set_base(struct vhnet_vq *vq, u32 base)
 		return -EINVAL;
 	vq->last_avail_idx = avail;
 	vq->avail_idx = avail;
-	vq->used_base = used;
 	vq->last_used_idx = used;
 	return 0;
 }

@@ -143,7 +143,6 @@ struct vhnet_vq {
 	struct vring_packed_desc __user *pdesc;
 	struct vring_packed_desc_event __user *drv_event;
 	struct vring_packed_desc_event __user *dev_event;
-	u16 used_base;		/* packed: where SET_VRING_BASE put the used side */
 	u64 used_gpa;		/* the used ring's, for the log under the IOTLB */
 	bool used_idx_pending;	/* attach under the IOTLB: read it once mapped */
 

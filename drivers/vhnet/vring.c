@@ -94,9 +94,12 @@ int vhnet_vq_read_used_idx(struct vhnet_vq *vq, u16 *used_idx)
 {
 	__virtio16 idx;
 
-	/* A packed ring keeps no index in memory: SET_VRING_BASE gave it. */
+	/*
+	 * A packed ring keeps no index in memory: where SET_VRING_BASE put
+	 * it, or where the last backend left it.
+	 */
 	if (vhnet_packed(vq)) {
-		*used_idx = vq->used_base;
+		*used_idx = vq->last_used_idx;
 		return 0;
 	}
 	if (get_user(idx, &vq->used->idx))
