@@ -95,16 +95,9 @@ static int vhnet_packed_indirect(struct vhnet_vq *vq, struct vhnet_chain *chain,
 		return -EIO;
 	}
 	for (i = 0; i < count; i++) {
-		ret = vhnet_copy_from_guest(vq, &d, base + (u64)i * sizeof(d),
-					    sizeof(d));
-		if (ret == -ENOENT)
+		ret = vhnet_indirect_entry(vq, &d, sizeof(d), base, i);
+		if (ret)
 			return ret;
-		if (ret) {
-			vhnet_vq_break(vq, ret == -EACCES ?
-				       "indirect table mapped write-only" :
-				       "indirect table outside memory table");
-			return -EIO;
-		}
 		flags = le16_to_cpu(d.flags);
 		if (flags & VRING_DESC_F_INDIRECT) {
 			vhnet_vq_break(vq, "nested indirect table");

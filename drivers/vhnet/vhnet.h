@@ -387,6 +387,8 @@ void vhnet_vq_signal(struct vhnet_vq *vq);
 void vhnet_vq_break(struct vhnet_vq *vq, const char *why);
 int vhnet_chain_add(struct vhnet_vq *vq, struct vhnet_chain *chain,
 		    u64 addr, u32 len, bool dev_writes, bool writable);
+int vhnet_indirect_entry(struct vhnet_vq *vq, void *d, size_t size, u64 base,
+			 unsigned int i);
 
 /* packed.c */
 static inline u16 vhnet_slot(const struct vhnet_vq *vq, u16 pos)

@@ -187,6 +187,23 @@ int vhnet_chain_add(struct vhnet_vq *vq, struct vhnet_chain *chain,
 	return 0;
 }
 
+/*
+ * Entry @i of the indirect table at guest address @base, @size bytes
+ * (either layout's), into @d. 0; -ENOENT on an IOTLB miss (the owner was
+ * told); -EIO with the queue broken.
+ */
+int vhnet_indirect_entry(struct vhnet_vq *vq, void *d, size_t size, u64 base,
+			 unsigned int i)
+{
+	int ret = vhnet_copy_from_guest(vq, d, base + (u64)i * size, size);
+
+	if (!ret || ret == -ENOENT)
+		return ret;
+	vhnet_vq_break(vq, ret == -EACCES ? "indirect table mapped write-only" :
+			    "indirect table outside memory table");
+	return -EIO;
+}
+
 static int vhnet_chain_indirect(struct vhnet_vq *vq, struct vhnet_chain *chain,
 				const struct vring_desc *ind, bool writable)
 {
@@ -212,16 +229,9 @@ static int vhnet_chain_indirect(struct vhnet_vq *vq, struct vhnet_chain *chain,
 			vhnet_vq_break(vq, "indirect chain loops");
 			return -EIO;
 		}
-		ret = vhnet_copy_from_guest(vq, &d, base + (u64)i * sizeof(d),
-					    sizeof(d));
-		if (ret == -ENOENT)
+		ret = vhnet_indirect_entry(vq, &d, sizeof(d), base, i);
+		if (ret)
 			return ret;
-		if (ret) {
-			vhnet_vq_break(vq, ret == -EACCES ?
-				       "indirect table mapped write-only" :
-				       "indirect table outside memory table");
-			return -EIO;
-		}
 		flags = vq16(vq, d.flags);
 		if (flags & VRING_DESC_F_INDIRECT) {
 			vhnet_vq_break(vq, "nested indirect table");

@@ -99,6 +99,8 @@ int fg_vq_init(struct fg_vq *vq, struct fg_mem *mem, unsigned int num,
 void fg_vq_fini(struct fg_vq *vq);
 /* Zero the ring and forget every buffer: the state after SET_VRING_BASE 0. */
 void fg_vq_reset(struct fg_vq *vq);
+/* Every descriptor (packed: buffer id) free, none in flight. */
+void fg_vq_reset_lists(struct fg_vq *vq);
 /* VHOST_SET_VRING_BASE's value for where the ring stands. */
 unsigned int fg_vq_base(const struct fg_vq *vq);
 /* Buffers made available and used ones consumed (packed: slots), mod 2^16. */

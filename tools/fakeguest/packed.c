@@ -101,8 +101,6 @@ static const __u32 *fg_dev_event(const struct fg_vq *vq)
 
 void fg_pvq_reset(struct fg_vq *vq)
 {
-	unsigned int i;
-
 	memset(vq->pdesc, 0, fg_pvq_desc_size(vq->num));
 	memset(vq->avail, 0, 4);
 	memset(vq->used, 0, 4);
@@ -110,13 +108,7 @@ void fg_pvq_reset(struct fg_vq *vq)
 	vq->used_pos = 0;
 	vq->kicked_pos = 0;
 	vq->npend = 0;
-	for (i = 0; i < vq->num; i++) {
-		vq->free_fifo[i] = i;
-		vq->heads[i].busy = false;
-	}
-	vq->free_head = 0;
-	vq->nfree = vq->num;
-	vq->inflight = 0;
+	fg_vq_reset_lists(vq);
 }
 
 unsigned int fg_pvq_base(const struct fg_vq *vq)

@@ -292,6 +292,19 @@ static void rf_host_frame(struct rf *rf)
 	fg_host_send(&rf->rig.env.host, FG_JUNK_STREAM, rf->seq++, len);
 }
 
+/* rf_go(), then for RX one to three frames from the host. */
+static int rf_go_frames(struct rf *rf, unsigned int q)
+{
+	unsigned int i;
+
+	if (rf_go(rf, q))
+		return -1;
+	if (q == FG_RXQ)
+		for (i = rf_below(rf, 3) + 1; i; i--)
+			rf_host_frame(rf);
+	return 0;
+}
+
 /* ------------------------------------------------------------------
  * Random content.
  */
@@ -455,12 +468,7 @@ static int rf_random_packed(struct rf *rf, unsigned int q, bool indirect)
 	vq->npend = 1;
 	if (rf_chance(rf, 4))
 		*(__u32 *)vq->avail = fg_rng_next(&rf->rng);
-	if (rf_go(rf, q))
-		return -1;
-	if (q == FG_RXQ)
-		for (i = rf_below(rf, 3) + 1; i; i--)
-			rf_host_frame(rf);
-	return 0;
+	return rf_go_frames(rf, q);
 }
 
 static int rf_random(struct rf *rf, unsigned int q, bool indirect)
@@ -497,12 +505,7 @@ static int rf_random(struct rf *rf, unsigned int q, bool indirect)
 		vq->avail->flags = fg_cpu_to_v16(vq, fg_rng_next(&rf->rng));
 	if (rf_chance(rf, 4))
 		*vq->used_event = fg_cpu_to_v16(vq, fg_rng_next(&rf->rng));
-	if (rf_go(rf, q))
-		return -1;
-	if (q == FG_RXQ)
-		for (i = rf_below(rf, 3) + 1; i; i--)
-			rf_host_frame(rf);
-	return 0;
+	return rf_go_frames(rf, q);
 }
 
 /* Wait for input that must break queue @q to do so, and account it. */

@@ -62,10 +62,21 @@ static bool fg_eventfd_drain(int fd)
 	return read(fd, &v, sizeof(v)) == sizeof(v) && v;
 }
 
-void fg_vq_reset(struct fg_vq *vq)
+void fg_vq_reset_lists(struct fg_vq *vq)
 {
 	unsigned int i;
 
+	for (i = 0; i < vq->num; i++) {
+		vq->free_fifo[i] = i;
+		vq->heads[i].busy = false;
+	}
+	vq->free_head = 0;
+	vq->nfree = vq->num;
+	vq->inflight = 0;
+}
+
+void fg_vq_reset(struct fg_vq *vq)
+{
 	if (vq->packed) {
 		fg_pvq_reset(vq);
 		goto events;
@@ -76,13 +87,7 @@ void fg_vq_reset(struct fg_vq *vq)
 	vq->avail_idx = 0;
 	vq->kicked_idx = 0;
 	vq->last_used = 0;
-	for (i = 0; i < vq->num; i++) {
-		vq->free_fifo[i] = i;
-		vq->heads[i].busy = false;
-	}
-	vq->free_head = 0;
-	vq->nfree = vq->num;
-	vq->inflight = 0;
+	fg_vq_reset_lists(vq);
 events:
 	if (vq->call_fd >= 0)
 		fg_vq_ack_call(vq);
