@@ -89,9 +89,11 @@ static_assert(VIRTIO_F_NOTIFY_ON_EMPTY == 24, "VIRTIO_F_NOTIFY_ON_EMPTY");
 			 BIT64(VHOST_F_LOG_ALL) |			\
 			 BIT64(VIRTIO_F_ACCESS_PLATFORM) |		\
 			 BIT64(VIRTIO_F_RING_RESET) |			\
-			 BIT64(VIRTIO_F_RING_PACKED))
-/* Everything but the packed layout: the tests' rings are split. */
-#define SPLIT_FEATURES	(VHNET_FEATURES & ~BIT64(VIRTIO_F_RING_PACKED))
+			 BIT64(VIRTIO_F_RING_PACKED) |			\
+			 BIT64(VIRTIO_F_IN_ORDER))
+/* The tests' rings are split, and read one used entry per buffer. */
+#define SPLIT_FEATURES	(VHNET_FEATURES & ~BIT64(VIRTIO_F_RING_PACKED) & \
+			 ~BIT64(VIRTIO_F_IN_ORDER))
 #define VHNET_BACKEND_FEATURES	BIT64(VHOST_BACKEND_F_IOTLB_MSG_V2)
 
 /* ---------------------------------------------------------------------- */

@@ -335,6 +335,16 @@ static const struct data_cfg cfg_dirty_log = {
 	.gso = true, .dirty_log = true
 };
 
+/*
+ * VIRTIO_F_IN_ORDER: the guest takes a used entry for a later buffer as
+ * completing all before it; vhnet sends TX buffers back so, in batches.
+ */
+static const struct data_cfg cfg_in_order = {
+	.backend = FG_BK_TAP,
+	.features = FG_FEATURES_DEFAULT | FG_F(VIRTIO_F_IN_ORDER),
+	.ring = 256, .gso = true
+};
+
 /* The tap without TX batches: every frame through its own sendmsg(). */
 static const struct data_cfg cfg_tx_unbatched = {
 	.backend = FG_BK_TAP, .features = FG_FEATURES_DEFAULT, .ring = 256,
@@ -386,6 +396,7 @@ FIXTURE_VARIANT_ADD(data, vhnet_busyloop) { NULL, &cfg_busyloop };
 FIXTURE_VARIANT_ADD(data, vhost_net_dirty_log) { REF_DEV, &cfg_dirty_log };
 FIXTURE_VARIANT_ADD(data, vhnet_dirty_log) { NULL, &cfg_dirty_log };
 FIXTURE_VARIANT_ADD(data, vhnet_tx_unbatched) { NULL, &cfg_tx_unbatched };
+FIXTURE_VARIANT_ADD(data, vhnet_in_order) { NULL, &cfg_in_order };
 /* Every vhnet case but the legacy ones again on packed rings. */
 FIXTURE_VARIANT_ADD(data, packed_default) { NULL, &cfg_default, true };
 FIXTURE_VARIANT_ADD(data, packed_no_indirect) { NULL, &cfg_no_indirect, true };
@@ -404,6 +415,7 @@ FIXTURE_VARIANT_ADD(data, packed_tap_mq) { NULL, &cfg_tap_mq, true };
 FIXTURE_VARIANT_ADD(data, packed_busyloop) { NULL, &cfg_busyloop, true };
 FIXTURE_VARIANT_ADD(data, packed_dirty_log) { NULL, &cfg_dirty_log, true };
 FIXTURE_VARIANT_ADD(data, packed_tx_unbatched) { NULL, &cfg_tx_unbatched, true };
+FIXTURE_VARIANT_ADD(data, packed_in_order) { NULL, &cfg_in_order, true };
 
 FIXTURE_SETUP(data)
 {
@@ -538,6 +550,15 @@ TEST_F_TIMEOUT(data, tx, DATA_TIMEOUT)
 		check_dirty_log(_metadata, &self->rig.g[0], is_ref(variant->dev));
 	if (!is_ref(variant->dev))
 		check_tx_batches(_metadata, variant->cfg, self->frames);
+	if (variant->cfg->features & FG_F(VIRTIO_F_IN_ORDER)) {
+		const struct fg_vq *tx = &self->rig.g[0].dev.vq[FG_TXQ];
+
+		/* One used entry stood for several buffers, in order. */
+		TH_LOG("in order: %lu TX used entries stood for a batch",
+		       tx->batched);
+		EXPECT_TRUE(self->rig.g[0].dev.in_order);
+		EXPECT_LT(0UL, tx->batched);
+	}
 	if (!variant->cfg->busyloop_us || is_ref(variant->dev))
 		return;
 	/* vhnet polled the TX ring, and found buffers that way. */

@@ -200,16 +200,24 @@ int vhnet_packed_flush_used(struct vhnet_vq *vq)
 		__le32 len;
 		__le16 id;
 	} __packed e;
+	const struct vring_used_elem *h = vq->heads;
+	unsigned int i, n = vq->nheads, end = vq->last_used_idx;
 	u16 pos = vq->last_used_idx;
-	unsigned int i;
 
 	if (!vq->nheads)
 		return 0;
+	for (i = 0; i < vq->nheads; i++)
+		end += vq->slots[i];
+	/* In order: one descriptor, in the batch's first slot, the last id. */
+	if (vhnet_vq_inorder_batch(vq)) {
+		h = &vq->heads[vq->nheads - 1];
+		n = 1;
+	}
 	BUILD_BUG_ON(offsetof(struct vring_packed_desc, id) !=
 		     offsetof(struct vring_packed_desc, len) + sizeof(e.len));
-	for (i = 0; i < vq->nheads; i++) {
-		e.len = cpu_to_le32(vq32(vq, vq->heads[i].len));
-		e.id = cpu_to_le16(vq32(vq, vq->heads[i].id));
+	for (i = 0; i < n; i++) {
+		e.len = cpu_to_le32(vq32(vq, h[i].len));
+		e.id = cpu_to_le16(vq32(vq, h[i].id));
 		if (copy_to_user(&vq->pdesc[vhnet_slot(vq, pos)].len, &e,
 				 sizeof(e))) {
 			vhnet_vq_break(vq, "descriptor ring unwritable");
@@ -220,26 +228,24 @@ int vhnet_packed_flush_used(struct vhnet_vq *vq)
 	/* Ids and lengths must be visible before the flags that publish them. */
 	smp_wmb();
 	pos = vq->last_used_idx + vq->slots[0];
-	for (i = 1; i < vq->nheads; i++) {
-		if (vhnet_packed_write_flags(vq, pos,
-					     vq32(vq, vq->heads[i].len)))
+	for (i = 1; i < n; i++) {
+		if (vhnet_packed_write_flags(vq, pos, vq32(vq, h[i].len)))
 			return -EIO;
 		pos += vq->slots[i];
 	}
 	/* The rest of the batch before its first entry. */
 	smp_wmb();
-	if (vhnet_packed_write_flags(vq, vq->last_used_idx,
-				     vq32(vq, vq->heads[0].len)))
+	if (vhnet_packed_write_flags(vq, vq->last_used_idx, vq32(vq, h[0].len)))
 		return -EIO;
 	pos = vq->last_used_idx;
-	for (i = 0; i < vq->nheads; i++) {
+	for (i = 0; i < n; i++) {
 		if (vhnet_log_desc(vq, vhnet_slot(vq, pos) *
 				   sizeof(struct vring_packed_desc),
 				   sizeof(struct vring_packed_desc)))
 			return -EIO;
 		pos += vq->slots[i];
 	}
-	vq->last_used_idx = pos;
+	vq->last_used_idx = end;
 	vq->nheads = 0;
 	vhnet_log_signal(vq);
 	return 0;

@@ -250,7 +250,8 @@ struct vhnet_dev {
 			(1ULL << VHOST_F_LOG_ALL) | \
 			(1ULL << VIRTIO_F_ACCESS_PLATFORM) | \
 			(1ULL << VIRTIO_F_RING_RESET) | \
-			(1ULL << VIRTIO_F_RING_PACKED))
+			(1ULL << VIRTIO_F_RING_PACKED) | \
+			(1ULL << VIRTIO_F_IN_ORDER))
 #define VHNET_BACKEND_FEATURES BIT_ULL(VHOST_BACKEND_F_IOTLB_MSG_V2)
 
 /* In the worker: whether to stop running handlers (teardown, owner killed). */
@@ -380,6 +381,7 @@ void vhnet_vq_unget(struct vhnet_vq *vq, unsigned int slots);
 int vhnet_vq_push_used(struct vhnet_vq *vq, const struct vhnet_chain *chain,
 		       u32 len);
 int vhnet_vq_flush_used(struct vhnet_vq *vq);
+bool vhnet_vq_inorder_batch(const struct vhnet_vq *vq);
 bool vhnet_vq_enable_notify(struct vhnet_vq *vq);
 int vhnet_vq_avail_mark(struct vhnet_vq *vq, u16 *mark);
 void vhnet_vq_disable_notify(struct vhnet_vq *vq);

@@ -358,18 +358,40 @@ int vhnet_vq_push_used(struct vhnet_vq *vq, const struct vhnet_chain *chain,
 	return 0;
 }
 
+/*
+ * VIRTIO_F_IN_ORDER: buffers the device wrote nothing to (TX) may go back
+ * as one used entry with the last one's id (virtio 1.1, 2.7.8, 2.8.9);
+ * the driver takes every buffer before it as used too.
+ */
+bool vhnet_vq_inorder_batch(const struct vhnet_vq *vq)
+{
+	unsigned int i;
+
+	if (!vhnet_has(vq, VIRTIO_F_IN_ORDER) || vq->nheads < 2)
+		return false;
+	for (i = 0; i < vq->nheads; i++)
+		if (vq->heads[i].len)
+			return false;
+	return true;
+}
+
 /* Publish the collected used entries; the caller then signals. */
 int vhnet_vq_flush_used(struct vhnet_vq *vq)
 {
-	unsigned int done = 0;
+	const struct vring_used_elem *src = vq->heads;
+	unsigned int done = 0, count = vq->nheads;
 
 	if (vhnet_packed(vq))
 		return vhnet_packed_flush_used(vq);
-	while (done < vq->nheads) {
+	if (vhnet_vq_inorder_batch(vq)) {
+		src = &vq->heads[vq->nheads - 1];
+		count = 1;
+	}
+	while (done < count) {
 		unsigned int start = (u16)(vq->last_used_idx + done) & (vq->num - 1);
-		unsigned int n = min(vq->nheads - done, vq->num - start);
+		unsigned int n = min(count - done, vq->num - start);
 
-		if (copy_to_user(&vq->used->ring[start], &vq->heads[done],
+		if (copy_to_user(&vq->used->ring[start], &src[done],
 				 n * sizeof(vq->heads[0]))) {
 			vhnet_vq_break(vq, "used ring unwritable");
 			return -EIO;
@@ -381,14 +403,15 @@ int vhnet_vq_flush_used(struct vhnet_vq *vq)
 	}
 	/* The entries must be visible before the index that publishes them. */
 	smp_wmb();
-	if (put_user(cpu_vq16(vq, vq->last_used_idx + done), &vq->used->idx)) {
+	if (put_user(cpu_vq16(vq, vq->last_used_idx + vq->nheads),
+		     &vq->used->idx)) {
 		vhnet_vq_break(vq, "used ring unwritable");
 		return -EIO;
 	}
 	if (vhnet_log_used(vq, offsetof(struct vring_used, idx),
 			   sizeof(vq->used->idx)))
 		return -EIO;
-	vq->last_used_idx += done;
+	vq->last_used_idx += vq->nheads;
 	vq->nheads = 0;
 	vhnet_log_signal(vq);
 	return 0;

@@ -92,6 +92,7 @@ int fg_dev_negotiate(struct fg_dev *d, __u64 want)
 	d->indirect = !!(f & FG_F(VIRTIO_RING_F_INDIRECT_DESC));
 	d->event_idx = !!(f & FG_F(VIRTIO_RING_F_EVENT_IDX));
 	d->packed = !!(f & FG_F(VIRTIO_F_RING_PACKED));
+	d->in_order = !!(f & FG_F(VIRTIO_F_IN_ORDER));
 	d->any_layout = !d->legacy;
 	d->vhost_hdr = !!(f & FG_F(VHOST_NET_F_VIRTIO_NET_HDR));
 	d->hdr_len = fg_net_hdr_len(f);
@@ -179,6 +180,7 @@ int fg_dev_alloc_rings(struct fg_dev *d, unsigned int num)
 				 d->legacy, d->packed);
 		if (ret)
 			return ret;
+		d->vq[i].in_order = d->in_order;
 	}
 	return 0;
 }

@@ -43,6 +43,7 @@ struct fg_dev {
 	bool indirect;
 	bool event_idx;
 	bool packed;		/* VIRTIO_F_RING_PACKED */
+	bool in_order;		/* VIRTIO_F_IN_ORDER */
 	bool any_layout;	/* VERSION_1, or the guest's legacy choice */
 	bool vhost_hdr;		/* VHOST_NET_F_VIRTIO_NET_HDR */
 	unsigned int hdr_len;	/* virtio-net header size the guest sees */

@@ -43,6 +43,18 @@ struct fg_vq {
 	bool event_idx;
 	bool legacy;
 	bool packed;
+	/*
+	 * VIRTIO_F_IN_ORDER: buffers in flight in the order they were made
+	 * available (ids), so that a used entry for a later buffer completes
+	 * all before it (batch_end: that entry's id while its batch is being
+	 * handed out, -1 otherwise); batched counts such entries.
+	 */
+	bool in_order;
+	__u16 *order;
+	unsigned int order_head;
+	int batch_end;
+	__u32 batch_len;
+	unsigned long batched;
 
 	/*
 	 * Ring parts: guest-physical and our addresses. A packed ring's
@@ -106,6 +118,16 @@ unsigned int fg_vq_base(const struct fg_vq *vq);
 /* Buffers made available and used ones consumed (packed: slots), mod 2^16. */
 __u16 fg_vq_avail_pos(const struct fg_vq *vq);
 __u16 fg_vq_used_pos(const struct fg_vq *vq);
+
+/*
+ * In order: which buffer a used entry for @id (of length @len) completes
+ * now -- the oldest in flight, and FG_VQ_NO_LEN if the device wrote no
+ * length for it (a buffer before the entry's own); -EPROTO if @id is not
+ * in flight. @id only counts when no batch is being handed out.
+ */
+#define FG_VQ_NO_LEN	0x10000
+void fg_vq_order_add(struct fg_vq *vq, __u16 id);
+int fg_vq_in_order(struct fg_vq *vq, __u32 id, __u32 len);
 
 /* packed.c: the same operations on a packed ring (vring.c dispatches). */
 size_t fg_pvq_desc_size(unsigned int num);

@@ -188,6 +188,7 @@ int fg_pvq_add(struct fg_vq *vq, const struct fg_seg *segs, unsigned int nout,
 	vq->heads[id].cookie = cookie;
 	vq->heads[id].ndesc = ndesc;
 	vq->heads[id].busy = true;
+	fg_vq_order_add(vq, id);
 	vq->inflight++;
 	vq->nfree -= ndesc;
 	vq->avail_pos += ndesc;
@@ -236,13 +237,24 @@ static bool fg_pvq_is_used(const struct fg_vq *vq, __u16 pos)
 int fg_pvq_get_used(struct fg_vq *vq, __u32 *cookie, __u32 *len)
 {
 	const struct vring_packed_desc *d;
-	__u16 id;
+	__u16 id = 0;
+	int r;
 
-	if (!fg_pvq_is_used(vq, vq->used_pos))
-		return 0;
-	d = &vq->pdesc[fg_slot(vq, vq->used_pos)];
-	id = le16toh(d->id);
-	*len = le32toh(d->len);
+	/* In order, within a batch: the next buffer, no descriptor to read. */
+	if (vq->batch_end < 0) {
+		if (!fg_pvq_is_used(vq, vq->used_pos))
+			return 0;
+		d = &vq->pdesc[fg_slot(vq, vq->used_pos)];
+		id = le16toh(d->id);
+		*len = le32toh(d->len);
+	}
+	if (vq->in_order) {
+		r = fg_vq_in_order(vq, id, *len);
+		if (r < 0)
+			return r;
+		id = r & 0xffff;
+		*len = r & FG_VQ_NO_LEN ? 0 : vq->batch_len;
+	}
 	if (id >= vq->num || !vq->heads[id].busy)
 		return -EPROTO;
 	*cookie = vq->heads[id].cookie;
@@ -254,12 +266,39 @@ int fg_pvq_get_used(struct fg_vq *vq, __u32 *cookie, __u32 *len)
 	return 1;
 }
 
+/* In order: the buffers a batch's descriptor covers count one by one. */
+static unsigned int fg_pvq_pending_in_order(const struct fg_vq *vq)
+{
+	int end = vq->batch_end;
+	__u16 pos = vq->used_pos, id, oid;
+	unsigned int n = 0;
+
+	while (n < vq->inflight) {
+		oid = vq->order[(vq->order_head + n) & (vq->num - 1)];
+		if (end < 0) {
+			if (!fg_pvq_is_used(vq, pos))
+				break;
+			id = le16toh(vq->pdesc[fg_slot(vq, pos)].id);
+			if (id >= vq->num || !vq->heads[id].busy)
+				break;
+			end = id;
+		}
+		pos += vq->heads[oid].ndesc;
+		n++;
+		if (oid == end)
+			end = -1;
+	}
+	return n;
+}
+
 /* Used descriptors waiting, found by walking the chains in flight. */
 unsigned int fg_pvq_pending(const struct fg_vq *vq)
 {
 	__u16 pos = vq->used_pos, id;
 	unsigned int n = 0;
 
+	if (vq->in_order)
+		return fg_pvq_pending_in_order(vq);
 	while (n < vq->inflight && fg_pvq_is_used(vq, pos)) {
 		id = le16toh(vq->pdesc[fg_slot(vq, pos)].id);
 		if (id >= vq->num || !vq->heads[id].busy)

@@ -66,6 +66,8 @@ void fg_vq_reset_lists(struct fg_vq *vq)
 {
 	unsigned int i;
 
+	vq->order_head = 0;
+	vq->batch_end = -1;
 	for (i = 0; i < vq->num; i++) {
 		vq->free_fifo[i] = i;
 		vq->heads[i].busy = false;
@@ -155,7 +157,8 @@ int fg_vq_init(struct fg_vq *vq, struct fg_mem *mem, unsigned int num,
 lists:
 	vq->free_fifo = calloc(num, sizeof(*vq->free_fifo));
 	vq->heads = calloc(num, sizeof(*vq->heads));
-	if (!vq->free_fifo || !vq->heads) {
+	vq->order = calloc(num, sizeof(*vq->order));
+	if (!vq->free_fifo || !vq->heads || !vq->order) {
 		fg_vq_fini(vq);
 		return -ENOMEM;
 	}
@@ -181,6 +184,7 @@ void fg_vq_fini(struct fg_vq *vq)
 		close(vq->err_fd);
 	free(vq->free_fifo);
 	free(vq->heads);
+	free(vq->order);
 	free(vq->pend_slot);
 	free(vq->pend_flags);
 	memset(vq, 0, sizeof(*vq));
@@ -273,6 +277,7 @@ int fg_vq_add(struct fg_vq *vq, const struct fg_seg *segs, unsigned int nout,
 	}
 	vq->heads[head].cookie = cookie;
 	vq->heads[head].busy = true;
+	fg_vq_order_add(vq, head);
 	vq->inflight++;
 	vq->avail->ring[vq->avail_idx & (vq->num - 1)] =
 		fg_cpu_to_v16(vq, head);
@@ -342,12 +347,37 @@ unsigned int fg_vq_pending(const struct fg_vq *vq)
 	return (__u16)(fg_vq_used_idx(vq) - vq->last_used);
 }
 
+void fg_vq_order_add(struct fg_vq *vq, __u16 id)
+{
+	vq->order[(vq->order_head + vq->inflight) & (vq->num - 1)] = id;
+}
+
+int fg_vq_in_order(struct fg_vq *vq, __u32 id, __u32 len)
+{
+	__u16 oldest = vq->order[vq->order_head & (vq->num - 1)];
+
+	if (vq->batch_end < 0) {
+		if (id >= vq->num || !vq->heads[id].busy)
+			return -EPROTO;
+		vq->batch_end = id;
+		vq->batch_len = len;
+		if (id != oldest)
+			vq->batched++;
+	}
+	vq->order_head++;
+	if (oldest != vq->batch_end)
+		return oldest | FG_VQ_NO_LEN;
+	vq->batch_end = -1;
+	return oldest;
+}
+
 int fg_vq_get_used(struct fg_vq *vq, __u32 *cookie, __u32 *len)
 {
 	struct vring_used_elem *e;
 	unsigned int i, n;
 	__u32 id;
 	__u16 d, idx;
+	int r;
 
 	if (vq->packed)
 		return fg_pvq_get_used(vq, cookie, len);
@@ -361,6 +391,14 @@ int fg_vq_get_used(struct fg_vq *vq, __u32 *cookie, __u32 *len)
 	e = &vq->used->ring[vq->last_used & (vq->num - 1)];
 	id = fg_v32_to_cpu(vq, e->id);
 	*len = fg_v32_to_cpu(vq, e->len);
+	/* In order: the entry stands for a batch, read once (spec 2.7.8). */
+	if (vq->in_order) {
+		r = fg_vq_in_order(vq, vq->batch_end < 0 ? id : 0, *len);
+		if (r < 0)
+			return r;
+		id = r & 0xffff;
+		*len = r & FG_VQ_NO_LEN ? 0 : vq->batch_len;
+	}
 	if (id >= vq->num || !vq->heads[id].busy)
 		return -EPROTO;
 	*cookie = vq->heads[id].cookie;
