@@ -213,6 +213,7 @@ struct data_cfg {
 	unsigned int busyloop_us;	/* VHOST_SET_VRING_BUSYLOOP_TIMEOUT */
 	bool dirty_log;			/* VHOST_F_LOG_ALL, used rings logged */
 	bool no_tx_batch;		/* vhnet's tx_batch=N: a sendmsg per frame */
+	bool scramble;			/* descriptors (ids) out of ring order */
 };
 
 /* QEMU's default: VERSION_1, INDIRECT, EVENT_IDX, MRG_RXBUF; header 12. */
@@ -345,6 +346,16 @@ static const struct data_cfg cfg_in_order = {
 	.ring = 256, .gso = true
 };
 
+/*
+ * In order negotiated, and a guest that breaks it: descriptors (packed:
+ * buffer ids) out of ring order. Nothing in vhnet depends on the order.
+ */
+static const struct data_cfg cfg_in_order_broken = {
+	.backend = FG_BK_TAP,
+	.features = FG_FEATURES_DEFAULT | FG_F(VIRTIO_F_IN_ORDER),
+	.ring = 256, .gso = true, .scramble = true
+};
+
 /* The tap without TX batches: every frame through its own sendmsg(). */
 static const struct data_cfg cfg_tx_unbatched = {
 	.backend = FG_BK_TAP, .features = FG_FEATURES_DEFAULT, .ring = 256,
@@ -397,6 +408,7 @@ FIXTURE_VARIANT_ADD(data, vhost_net_dirty_log) { REF_DEV, &cfg_dirty_log };
 FIXTURE_VARIANT_ADD(data, vhnet_dirty_log) { NULL, &cfg_dirty_log };
 FIXTURE_VARIANT_ADD(data, vhnet_tx_unbatched) { NULL, &cfg_tx_unbatched };
 FIXTURE_VARIANT_ADD(data, vhnet_in_order) { NULL, &cfg_in_order };
+FIXTURE_VARIANT_ADD(data, vhnet_in_order_broken) { NULL, &cfg_in_order_broken };
 /* Every vhnet case but the legacy ones again on packed rings. */
 FIXTURE_VARIANT_ADD(data, packed_default) { NULL, &cfg_default, true };
 FIXTURE_VARIANT_ADD(data, packed_no_indirect) { NULL, &cfg_no_indirect, true };
@@ -416,6 +428,7 @@ FIXTURE_VARIANT_ADD(data, packed_busyloop) { NULL, &cfg_busyloop, true };
 FIXTURE_VARIANT_ADD(data, packed_dirty_log) { NULL, &cfg_dirty_log, true };
 FIXTURE_VARIANT_ADD(data, packed_tx_unbatched) { NULL, &cfg_tx_unbatched, true };
 FIXTURE_VARIANT_ADD(data, packed_in_order) { NULL, &cfg_in_order, true };
+FIXTURE_VARIANT_ADD(data, packed_in_order_broken) { NULL, &cfg_in_order_broken, true };
 
 FIXTURE_SETUP(data)
 {
@@ -434,6 +447,7 @@ FIXTURE_SETUP(data)
 	c.guest.any_layout = variant->cfg->any_layout;
 	c.guest.busyloop_us = variant->cfg->busyloop_us;
 	c.guest.dirty_log = variant->cfg->dirty_log;
+	c.guest.scramble = variant->cfg->scramble;
 	if (variant->cfg->no_tx_batch)
 		ASSERT_EQ(0, fg_vhnet_param("tx_batch", "N", self->tx_batch,
 					    sizeof(self->tx_batch)));

@@ -34,6 +34,7 @@ struct fg_guest_cfg {
 	bool rx_poison;		/* check that RX writes stop at the used len */
 	unsigned int busyloop_us;	/* per-queue busy polling, 0: off */
 	bool dirty_log;		/* log dirty pages into fg_guest.log */
+	bool scramble;		/* descriptors (packed: ids) out of order */
 	__u32 seed;
 };
 

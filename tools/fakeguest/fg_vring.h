@@ -50,6 +50,7 @@ struct fg_vq {
 	 * handed out, -1 otherwise); batched counts such entries.
 	 */
 	bool in_order;
+	bool scramble;		/* hand out descriptors (ids) out of order */
 	__u16 *order;
 	unsigned int order_head;
 	int batch_end;

@@ -158,8 +158,11 @@ int fg_guest_init(struct fg_guest *g, const struct fg_guest_cfg *cfg,
 		ret = fg_dev_set_mem(&g->dev, &g->mem);
 	if (!ret)
 		ret = fg_dev_alloc_rings(&g->dev, g->cfg.ring_num);
-	for (i = 0; !ret && i < 2; i++)
+	for (i = 0; !ret && i < 2; i++) {
+		g->dev.vq[i].scramble = cfg->scramble;
+		fg_vq_reset_lists(&g->dev.vq[i]);
 		ret = fg_dev_setup_vq(&g->dev, i);
+	}
 	if (!ret)
 		ret = fg_pool_init(g, &g->tx, tx_n, tx_len);
 	if (!ret)

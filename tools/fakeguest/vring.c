@@ -68,8 +68,9 @@ void fg_vq_reset_lists(struct fg_vq *vq)
 
 	vq->order_head = 0;
 	vq->batch_end = -1;
+	/* An odd stride through a power of two: every index, not in turn. */
 	for (i = 0; i < vq->num; i++) {
-		vq->free_fifo[i] = i;
+		vq->free_fifo[i] = vq->scramble ? (i * 5 + 3) & (vq->num - 1) : i;
 		vq->heads[i].busy = false;
 	}
 	vq->free_head = 0;
