@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Smoke test of the benchmark (make bench, tools/bench/vhnet_bench): every
- * implementation it compares -- vhnet (split and packed rings), the
- * in-tree vhost-net, the userspace device loop and the bare tap ("limit")
- * -- runs every path of
- * the benchmark in its count-bounded mode and must move exactly the
+ * implementation it compares -- vhnet (split rings, packed rings, split
+ * rings in order), the in-tree vhost-net, the userspace device loop and
+ * the bare tap ("limit") -- runs every path of the benchmark in its
+ * count-bounded mode and must move exactly the
  * frames it was given: TX frames counted by the tap, pktgen's RX frames
  * by the guest, every echo request answered. The scale mode (many
  * devices at once) must have every device move frames. No timing is
@@ -51,6 +51,9 @@ FIXTURE_VARIANT_ADD(bench, vhnet_packed_rx64) { FG_BENCH_VHNET_PACKED, FG_BENCH_
 FIXTURE_VARIANT_ADD(bench, vhnet_packed_txgso) { FG_BENCH_VHNET_PACKED, FG_BENCH_TX, GSO_LEN, true, 200 };
 FIXTURE_VARIANT_ADD(bench, vhnet_packed_rxgso) { FG_BENCH_VHNET_PACKED, FG_BENCH_RX, GSO_LEN, false, 200 };
 FIXTURE_VARIANT_ADD(bench, vhnet_packed_ping) { FG_BENCH_VHNET_PACKED, FG_BENCH_PING, 64, false, 300 };
+FIXTURE_VARIANT_ADD(bench, vhnet_in_order_tx64) { FG_BENCH_VHNET_IN_ORDER, FG_BENCH_TX, 64, false, 3000 };
+FIXTURE_VARIANT_ADD(bench, vhnet_in_order_rx64) { FG_BENCH_VHNET_IN_ORDER, FG_BENCH_RX, 64, false, 3000 };
+FIXTURE_VARIANT_ADD(bench, vhnet_in_order_ping) { FG_BENCH_VHNET_IN_ORDER, FG_BENCH_PING, 64, false, 300 };
 FIXTURE_VARIANT_ADD(bench, vhost_net_tx64) { FG_BENCH_VHOST, FG_BENCH_TX, 64, false, 3000 };
 FIXTURE_VARIANT_ADD(bench, vhost_net_rx64) { FG_BENCH_VHOST, FG_BENCH_RX, 64, false, 3000 };
 FIXTURE_VARIANT_ADD(bench, vhost_net_tx1514) { FG_BENCH_VHOST, FG_BENCH_TX, 1514, false, 1000 };

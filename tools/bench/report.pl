@@ -430,28 +430,30 @@ for my $out (@outs) {
 	push @md, @scale_md;
 	@scale_md = ();
 
-	# Packed virtqueues: vhnet's two ring layouts in the same rounds.
-	my @pk = grep { @{$val{$_->[1]}{'vhnet-packed'}{$_->[2]} // []} } @metrics;
-	push @md, '', 'Packed virtqueues (VIRTIO_F_RING_PACKED): vhnet with the ' .
-		'fake guest driving packed rings, beside split rings in the same ' .
+	# vhnet's ring options (packed, in order) beside split, same rounds.
+	my @opt = ('vhnet-packed', 'vhnet-in-order');
+	my @pk = grep { my $m = $_; grep { @{$val{$m->[1]}{$_}{$m->[2]} // []} } @opt }
+		@metrics;
+	push @md, '', 'Ring options: vhnet with the fake guest driving packed ' .
+		'rings (VIRTIO_F_RING_PACKED), and split rings with ' .
+		'VIRTIO_F_IN_ORDER, beside plain split rings in the same ' .
 		'interleaved rounds.', '',
-		'| metric | unit | vhnet split | vhnet packed | packed / split | device CPU ns/frame split | packed |',
-		'|---|---|---|---|---|---|---|' if @pk;
+		'| metric | unit | vhnet split | packed | in order | packed / split | in order / split | device CPU ns/frame split | packed | in order |',
+		'|---|---|---|---|---|---|---|---|---|---|' if @pk;
 	for my $m (@pk) {
 		my ($name, $raw, $col, $scale, $unit, $title) = @$m;
 		my (%by, %cpu);
-		for my $i ('vhnet', 'vhnet-packed') {
+		for my $i ('vhnet', @opt) {
 			$by{$i}{$_->[0]} = $_->[1] * $scale
 				for @{$val{$raw}{$i}{$col} // []};
 			$cpu{$i}{$_->[0]} = $_->[1]
 				for @{$val{$raw}{$i}{dev_ns} // []};
 		}
 		push @md, "| $title | $unit | " . join(' | ',
-			cell(values %{$by{vhnet}}), cell(values %{$by{'vhnet-packed'}}),
-			ratio_cell('vhnet-packed/vhnet', $name, $kver,
-			    $by{'vhnet-packed'}, $by{vhnet}, $col =~ /_us$/),
-			cell(values %{$cpu{vhnet}}),
-			cell(values %{$cpu{'vhnet-packed'}})) . ' |';
+			(map { cell(values %{$by{$_}}) } ('vhnet', @opt)),
+			(map { ratio_cell("$_/vhnet", $name, $kver, $by{$_}, $by{vhnet},
+			    $col =~ /_us$/) } @opt),
+			map { cell(values %{$cpu{$_}}) } ('vhnet', @opt)) . ' |';
 	}
 
 	# Proof that pktgen outran the guest: what it offered during RX runs.

@@ -22,7 +22,7 @@ res=$out/results
 : "${BENCH_BIN:?}" "${BENCH_ROUNDS:=15}" "${BENCH_SECONDS:=1}"
 : "${BENCH_WARMUP:=0.3}" "${BENCH_METRICS:=tx64 rx64 tx1500 rx1500 txgso rxgso ping pingbp memcpy scaletx1 scaletx8 scaletx64 scalerx1 scalerx8 scalerx64}"
 : "${BENCH_SCALE_ROUNDS:=5}"
-: "${BENCH_IMPLS:=vhnet vhost-net userspace limit vhnet-packed}" "${BENCH_PROFILE:=0}"
+: "${BENCH_IMPLS:=vhnet vhost-net userspace limit vhnet-packed vhnet-in-order}" "${BENCH_PROFILE:=0}"
 : "${BENCH_RUN_TIMEOUT:=120}"
 
 raw=$res/bench-raw.csv
@@ -67,10 +67,10 @@ run() {
 	case $metric-$impl in pingbp-userspace|pingbp-limit) return 0 ;; esac
 	# Many devices: vhnet against the in-tree vhost-net.
 	case $metric-$impl in scale*-userspace|scale*-limit) return 0 ;; esac
-	# Packed rings beside split: 64 B, 64 KB and the round trip.
+	# Packed rings and in order beside split: 64 B, 64 KB, the round trip.
 	case $metric-$impl in
-	tx64-vhnet-packed|rx64-vhnet-packed|txgso-vhnet-packed|rxgso-vhnet-packed|ping-vhnet-packed) ;;
-	*-vhnet-packed) return 0 ;;
+	tx64-vhnet-*|rx64-vhnet-*|txgso-vhnet-*|rxgso-vhnet-*|ping-vhnet-*) ;;
+	*-vhnet-packed|*-vhnet-in-order) return 0 ;;
 	esac
 	echo "== $metric round $round $impl" >>"$err"
 	# shellcheck disable=SC2086  # $opt: an optional flag

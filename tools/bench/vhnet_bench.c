@@ -5,8 +5,9 @@
  *   vhnet_bench [-H] -i IMPL -t TEST [-s SIZE] [-w WARMUP] [-d SECONDS]
  *               [-n FRAMES] [-r RING] [-b RXBUF] [-D DEV] [-p] [-P US]
  *
- *   IMPL   vhnet | vhost-net | userspace | limit | vhnet-packed (vhnet,
- *          the fake guest driving packed virtqueues)
+ *   IMPL   vhnet | vhost-net | userspace | limit | vhnet-packed |
+ *          vhnet-in-order (vhnet, the fake guest driving packed rings, or
+ *          split ones with VIRTIO_F_IN_ORDER)
  *   TEST   tx | rx | ping | memcpy (memcpy: IMPL limit)
  *   SIZE   Ethernet frame bytes (64, 1514, ...) or "gso": 65535-byte
  *          frames, TCP with a GSO header on TX (pktgen sends them as
@@ -51,7 +52,7 @@ static const char * const csv_cols[] = {
 static void bad_args(void)
 {
 	fprintf(stderr,
-		"usage: vhnet_bench [-H] -i vhnet|vhost-net|userspace|limit|vhnet-packed\n"
+		"usage: vhnet_bench [-H] -i vhnet|vhost-net|userspace|limit|vhnet-packed|vhnet-in-order\n"
 		"         -t tx|rx|ping|memcpy [-s 64|1514|gso] [-w WARMUP]\n"
 		"         [-d SECONDS] [-n FRAMES] [-r RING] [-b RXBUF] [-D DEV] [-p]\n"
 		"         [-P BUSYLOOP_US] [-N DEVICES]\n");

@@ -34,11 +34,13 @@
 
 static const char * const fg_impl_names[FG_BENCH_NIMPL] = {
 	"vhnet", "vhost-net", "userspace", "limit", "vhnet-packed",
+	"vhnet-in-order",
 };
 
 static bool fg_bench_vhnet(enum fg_bench_impl i)
 {
-	return i == FG_BENCH_VHNET || i == FG_BENCH_VHNET_PACKED;
+	return i == FG_BENCH_VHNET || i == FG_BENCH_VHNET_PACKED ||
+	       i == FG_BENCH_VHNET_IN_ORDER;
 }
 
 static const char * const fg_test_names[FG_BENCH_NTEST] = {
@@ -306,6 +308,8 @@ static int fg_bench_up(struct fg_bench *b)
 	gc.features = FG_FEATURES_DEFAULT;
 	if (c->impl == FG_BENCH_VHNET_PACKED)
 		gc.features |= FG_F(VIRTIO_F_RING_PACKED);
+	if (c->impl == FG_BENCH_VHNET_IN_ORDER)
+		gc.features |= FG_F(VIRTIO_F_IN_ORDER);
 	gc.ring_num = c->ring_num;
 	gc.nregions = 1;
 	gc.max_frame = c->len > FG_FRAME_MAX ? FG_GSO_FRAME_MAX : FG_FRAME_MAX;
@@ -325,7 +329,8 @@ static int fg_bench_up(struct fg_bench *b)
 	if (b->g.dev.hdr_len != b->hdr_len)
 		return fg_bench_fail(b, "guest header %u bytes, want %u",
 				     b->g.dev.hdr_len, b->hdr_len);
-	if (b->g.dev.packed != (c->impl == FG_BENCH_VHNET_PACKED))
+	if (b->g.dev.packed != (c->impl == FG_BENCH_VHNET_PACKED) ||
+	    b->g.dev.in_order != (c->impl == FG_BENCH_VHNET_IN_ORDER))
 		return fg_bench_fail(b, "the ring layout asked for was not negotiated");
 
 	if (c->impl == FG_BENCH_USER) {

@@ -22,6 +22,7 @@ enum fg_bench_impl {
 	FG_BENCH_USER,		/* userspace device loop, read()/writev() */
 	FG_BENCH_LIMIT,		/* no virtqueues at all */
 	FG_BENCH_VHNET_PACKED,	/* /dev/vhnet, packed virtqueues */
+	FG_BENCH_VHNET_IN_ORDER,	/* /dev/vhnet, VIRTIO_F_IN_ORDER */
 	FG_BENCH_NIMPL
 };
 

@@ -18,8 +18,8 @@
 #                        vhost-net only); or none
 #   BENCH_SCALE_ROUNDS   rounds of the scale metrics (default 5)
 #   BENCH_IMPLS          subset of: vhnet vhost-net userspace limit
-#                        vhnet-packed (packed virtqueues: tx64 rx64 txgso
-#                        rxgso ping)
+#                        vhnet-packed vhnet-in-order (packed virtqueues,
+#                        VIRTIO_F_IN_ORDER: tx64 rx64 txgso rxgso ping)
 #   BENCH_REAL           0: no real-guest section (tools/bench/real-guest.sh:
 #                        a Debian guest through vhnet, vhost-net and
 #                        vhost=off, under nested KVM where it works)
