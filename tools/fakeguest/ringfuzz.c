@@ -895,6 +895,8 @@ static int rf_dev_up(struct rf *rf)
 		c.guest.features &= ~FG_F(VIRTIO_F_VERSION_1);
 	else if (rf_chance(rf, 3))
 		c.guest.features |= FG_F(VIRTIO_F_RING_PACKED);
+	if (rf_chance(rf, 4))
+		c.guest.features |= FG_F(VIRTIO_F_IN_ORDER);
 	c.guest.ring_num = rf_ring_nums[rf_below(rf, 4)];
 	c.guest.nregions = 2;
 	c.guest.max_frame = FG_FRAME_MAX;
