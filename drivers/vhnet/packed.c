@@ -297,8 +297,10 @@ bool vhnet_packed_enable_notify(struct vhnet_vq *vq)
 
 /*
  * The free-running position the driver's off_wrap stands for: the one
- * with that slot and wrap counter nearest to @ref. A slot out of range
- * (a driver's lie) only changes when the guest is interrupted.
+ * with that slot and wrap counter in [@ref - num, @ref + num), which is
+ * where the driver's event lies (at most a ring behind the device's used
+ * position, less than a ring ahead of it). A slot out of range (a
+ * driver's lie) only changes when the guest is interrupted.
  */
 static u16 vhnet_packed_event_pos(const struct vhnet_vq *vq, u16 off_wrap,
 				  u16 ref)
@@ -308,9 +310,9 @@ static u16 vhnet_packed_event_pos(const struct vhnet_vq *vq, u16 off_wrap,
 		  (off_wrap & VHNET_WRAP_BIT ? 0 : vq->num);
 	s16 d = pos - ref;
 
-	if (d > (int)vq->num)
+	if (d >= (int)vq->num)
 		pos -= 2 * vq->num;
-	else if (d <= -(int)vq->num)
+	else if (d < -(int)vq->num)
 		pos += 2 * vq->num;
 	return pos;
 }

@@ -40,7 +40,11 @@ static __u16 fg_pos_encode(const struct fg_vq *vq, __u16 pos)
 	return fg_slot(vq, pos) | (fg_wrap(vq, pos) ? FG_WRAP : 0);
 }
 
-/* The position of an encoded off_wrap nearest to @ref. */
+/*
+ * The position of an encoded off_wrap in [@ref - num, @ref + num): the
+ * device's event slot is at most a ring behind what we made available (a
+ * whole ring posted before the kick) and never ahead of it.
+ */
 static __u16 fg_pos_near(const struct fg_vq *vq, __u16 off_wrap, __u16 ref)
 {
 	unsigned int lap2 = 2 * vq->num;
@@ -48,9 +52,9 @@ static __u16 fg_pos_near(const struct fg_vq *vq, __u16 off_wrap, __u16 ref)
 		    (off_wrap & FG_WRAP ? 0 : vq->num);
 	int d = (__s16)(__u16)(pos - ref);
 
-	if (d > (int)vq->num)
+	if (d >= (int)vq->num)
 		pos -= lap2;
-	else if (d <= -(int)vq->num)
+	else if (d < -(int)vq->num)
 		pos += lap2;
 	return pos;
 }
