@@ -46,14 +46,17 @@ FIXTURE_VARIANT_ADD(bench, vhnet_rx1514) { FG_BENCH_VHNET, FG_BENCH_RX, 1514, fa
 FIXTURE_VARIANT_ADD(bench, vhnet_txgso) { FG_BENCH_VHNET, FG_BENCH_TX, GSO_LEN, true, 200 };
 FIXTURE_VARIANT_ADD(bench, vhnet_rxgso) { FG_BENCH_VHNET, FG_BENCH_RX, GSO_LEN, false, 200 };
 FIXTURE_VARIANT_ADD(bench, vhnet_ping) { FG_BENCH_VHNET, FG_BENCH_PING, 64, false, 300 };
-FIXTURE_VARIANT_ADD(bench, vhnet_packed_tx64) { FG_BENCH_VHNET_PACKED, FG_BENCH_TX, 64, false, 3000 };
-FIXTURE_VARIANT_ADD(bench, vhnet_packed_rx64) { FG_BENCH_VHNET_PACKED, FG_BENCH_RX, 64, false, 3000 };
-FIXTURE_VARIANT_ADD(bench, vhnet_packed_txgso) { FG_BENCH_VHNET_PACKED, FG_BENCH_TX, GSO_LEN, true, 200 };
-FIXTURE_VARIANT_ADD(bench, vhnet_packed_rxgso) { FG_BENCH_VHNET_PACKED, FG_BENCH_RX, GSO_LEN, false, 200 };
-FIXTURE_VARIANT_ADD(bench, vhnet_packed_ping) { FG_BENCH_VHNET_PACKED, FG_BENCH_PING, 64, false, 300 };
-FIXTURE_VARIANT_ADD(bench, vhnet_in_order_tx64) { FG_BENCH_VHNET_IN_ORDER, FG_BENCH_TX, 64, false, 3000 };
-FIXTURE_VARIANT_ADD(bench, vhnet_in_order_rx64) { FG_BENCH_VHNET_IN_ORDER, FG_BENCH_RX, 64, false, 3000 };
-FIXTURE_VARIANT_ADD(bench, vhnet_in_order_ping) { FG_BENCH_VHNET_IN_ORDER, FG_BENCH_PING, 64, false, 300 };
+/* vhnet's ring options: packed rings, split rings in order. */
+#define PACKED		FG_BENCH_VHNET_PACKED
+#define IN_ORDER	FG_BENCH_VHNET_IN_ORDER
+FIXTURE_VARIANT_ADD(bench, vhnet_packed_tx64) { PACKED, FG_BENCH_TX, 64, false, 3000 };
+FIXTURE_VARIANT_ADD(bench, vhnet_packed_rx64) { PACKED, FG_BENCH_RX, 64, false, 3000 };
+FIXTURE_VARIANT_ADD(bench, vhnet_packed_txgso) { PACKED, FG_BENCH_TX, GSO_LEN, true, 200 };
+FIXTURE_VARIANT_ADD(bench, vhnet_packed_rxgso) { PACKED, FG_BENCH_RX, GSO_LEN, false, 200 };
+FIXTURE_VARIANT_ADD(bench, vhnet_packed_ping) { PACKED, FG_BENCH_PING, 64, false, 300 };
+FIXTURE_VARIANT_ADD(bench, vhnet_in_order_tx64) { IN_ORDER, FG_BENCH_TX, 64, false, 3000 };
+FIXTURE_VARIANT_ADD(bench, vhnet_in_order_rx64) { IN_ORDER, FG_BENCH_RX, 64, false, 3000 };
+FIXTURE_VARIANT_ADD(bench, vhnet_in_order_ping) { IN_ORDER, FG_BENCH_PING, 64, false, 300 };
 FIXTURE_VARIANT_ADD(bench, vhost_net_tx64) { FG_BENCH_VHOST, FG_BENCH_TX, 64, false, 3000 };
 FIXTURE_VARIANT_ADD(bench, vhost_net_rx64) { FG_BENCH_VHOST, FG_BENCH_RX, 64, false, 3000 };
 FIXTURE_VARIANT_ADD(bench, vhost_net_tx1514) { FG_BENCH_VHOST, FG_BENCH_TX, 1514, false, 1000 };

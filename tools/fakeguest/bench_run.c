@@ -284,6 +284,8 @@ static int fg_bench_rx_reap(struct fg_bench *b)
 static int fg_bench_up(struct fg_bench *b)
 {
 	const struct fg_bench_cfg *c = b->c;
+	bool packed = c->impl == FG_BENCH_VHNET_PACKED;
+	bool in_order = c->impl == FG_BENCH_VHNET_IN_ORDER;
 	struct fg_guest_cfg gc;
 	char comm[32];
 	pid_t w;
@@ -306,9 +308,9 @@ static int fg_bench_up(struct fg_bench *b)
 	/* The userspace device only borrows a vhost device's setup. */
 	gc.dev_path = fg_bench_vhnet(c->impl) ? c->vhnet_dev : c->vhost_dev;
 	gc.features = FG_FEATURES_DEFAULT;
-	if (c->impl == FG_BENCH_VHNET_PACKED)
+	if (packed)
 		gc.features |= FG_F(VIRTIO_F_RING_PACKED);
-	if (c->impl == FG_BENCH_VHNET_IN_ORDER)
+	if (in_order)
 		gc.features |= FG_F(VIRTIO_F_IN_ORDER);
 	gc.ring_num = c->ring_num;
 	gc.nregions = 1;
@@ -329,8 +331,7 @@ static int fg_bench_up(struct fg_bench *b)
 	if (b->g.dev.hdr_len != b->hdr_len)
 		return fg_bench_fail(b, "guest header %u bytes, want %u",
 				     b->g.dev.hdr_len, b->hdr_len);
-	if (b->g.dev.packed != (c->impl == FG_BENCH_VHNET_PACKED) ||
-	    b->g.dev.in_order != (c->impl == FG_BENCH_VHNET_IN_ORDER))
+	if (b->g.dev.packed != packed || b->g.dev.in_order != in_order)
 		return fg_bench_fail(b, "the ring layout asked for was not negotiated");
 
 	if (c->impl == FG_BENCH_USER) {

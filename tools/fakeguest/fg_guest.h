@@ -110,8 +110,8 @@ int fg_guest_reinit_vq(struct fg_guest *g, unsigned int idx);
  * @avail_gpa and @used_gpa first (they may overlap each other: hostile
  * layouts, see fg_hostile.h) and the ring starts at avail index @base.
  * Both must lie in one region. On a packed ring they are the driver's
- * and the device's event areas, and @base is not used (a fresh ring). The RX ring is refilled; the device gets
- * a kick either way.
+ * and the device's event areas, and @base is not used (a fresh ring).
+ * The RX ring is refilled; the device gets a kick either way.
  */
 int fg_guest_relocate_vq(struct fg_guest *g, unsigned int idx,
 			 __u64 avail_gpa, __u64 used_gpa, __u16 base);

@@ -31,9 +31,10 @@ const char *fg_hostile_name(enum fg_hostile kind);
  * buffer of @kind available as the first entry, reattach the backend and
  * kick. On a packed ring (no next, head or avail index there) NEXT,
  * INDIRECT_LOOP, HEAD and AVAIL_IDX give -EOPNOTSUPP, and LOOP is a chain
- * whose every descriptor has NEXT, round the ring. The ring is unusable until fg_guest_reinit_vq() or
- * fg_guest_reset_owner(). For RX, the device only looks at the ring when a
- * frame is waiting: inject one (stream FG_JUNK_STREAM) afterwards.
+ * whose every descriptor has NEXT, round the ring. The ring is unusable
+ * until fg_guest_reinit_vq() or fg_guest_reset_owner(). For RX, the
+ * device only looks at the ring when a frame is waiting: inject one
+ * (stream FG_JUNK_STREAM) afterwards.
  */
 int fg_hostile_post(struct fg_guest *g, unsigned int q, enum fg_hostile kind);
 
