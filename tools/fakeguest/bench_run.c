@@ -184,23 +184,6 @@ static void fg_bench_wait(struct fg_vq *vq, int ms)
 		fg_vq_ack_call(vq);
 }
 
-/*
- * Ask for a call once 3/4 of the buffers in flight are used, as Linux's
- * virtqueue_enable_cb_delayed(). True if that many are already used.
- */
-static bool fg_bench_enable_cb_delayed(struct fg_vq *vq)
-{
-	__u16 bufs = vq->inflight * 3 / 4;
-
-	if (!vq->event_idx)
-		return fg_vq_enable_cb(vq);
-	__atomic_store_n(vq->used_event,
-			 fg_cpu_to_v16(vq, (__u16)(vq->last_used + bufs)),
-			 __ATOMIC_RELAXED);
-	fg_mb();
-	return fg_vq_pending(vq) > bufs;
-}
-
 static __u64 fg_bench_slot(const struct fg_pool *p, unsigned int slot)
 {
 	return p->gpa + (__u64)slot * p->stride;
@@ -478,7 +461,7 @@ static int fg_bench_tx(struct fg_bench *b, const __u8 *frame, size_t len,
 			if (measuring && now - t_a >= c->seconds)
 				break;
 		}
-		if (!n && !added && !fg_bench_enable_cb_delayed(vq))
+		if (!n && !added && !fg_vq_enable_cb_delayed(vq))
 			fg_bench_wait(vq, FG_BENCH_WAIT_MS);
 	}
 	now = fg_bench_now();

@@ -141,7 +141,7 @@ void fg_pvq_publish(struct fg_vq *vq);
 bool fg_pvq_need_kick(struct fg_vq *vq);
 int fg_pvq_get_used(struct fg_vq *vq, __u32 *cookie, __u32 *len);
 unsigned int fg_pvq_pending(const struct fg_vq *vq);
-void fg_pvq_set_cb(struct fg_vq *vq, bool on);
+void fg_pvq_set_cb(struct fg_vq *vq, bool on, __u16 at);
 
 /* Endian helpers for ring and header fields. */
 __u16 fg_cpu_to_v16(const struct fg_vq *vq, __u16 v);
@@ -183,6 +183,12 @@ unsigned int fg_vq_pending(const struct fg_vq *vq);
  * in which case the caller should not sleep.
  */
 bool fg_vq_enable_cb(struct fg_vq *vq);
+/*
+ * With EVENT_IDX, ask for a call only once 3/4 of the buffers in flight
+ * are used, as Linux's virtqueue_enable_cb_delayed(); true if that many
+ * are used already. Without EVENT_IDX, fg_vq_enable_cb().
+ */
+bool fg_vq_enable_cb_delayed(struct fg_vq *vq);
 void fg_vq_disable_cb(struct fg_vq *vq);
 /* Drain the call eventfd; returns true if it had been signalled. */
 bool fg_vq_ack_call(struct fg_vq *vq);

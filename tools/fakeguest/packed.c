@@ -313,13 +313,16 @@ unsigned int fg_pvq_pending(const struct fg_vq *vq)
 	return n;
 }
 
-/* Interrupts on (for the next used descriptor, with EVENT_IDX) or off. */
-void fg_pvq_set_cb(struct fg_vq *vq, bool on)
+/*
+ * Interrupts on (with EVENT_IDX: once the device's used position passes
+ * @at) or off.
+ */
+void fg_pvq_set_cb(struct fg_vq *vq, bool on, __u16 at)
 {
 	__u32 v = (__u32)VRING_PACKED_EVENT_FLAG_DISABLE << 16;
 
 	if (on && vq->event_idx)
-		v = fg_pos_encode(vq, vq->used_pos) |
+		v = fg_pos_encode(vq, at) |
 		    (__u32)VRING_PACKED_EVENT_FLAG_DESC << 16;
 	else if (on)
 		v = (__u32)VRING_PACKED_EVENT_FLAG_ENABLE << 16;

@@ -422,7 +422,7 @@ int fg_vq_get_used(struct fg_vq *vq, __u32 *cookie, __u32 *len)
 bool fg_vq_enable_cb(struct fg_vq *vq)
 {
 	if (vq->packed)
-		fg_pvq_set_cb(vq, true);
+		fg_pvq_set_cb(vq, true, vq->used_pos);
 	else if (vq->event_idx)
 		__atomic_store_n(vq->used_event,
 				 fg_cpu_to_v16(vq, vq->last_used),
@@ -435,10 +435,28 @@ bool fg_vq_enable_cb(struct fg_vq *vq)
 	return fg_vq_pending(vq) != 0;
 }
 
+bool fg_vq_enable_cb_delayed(struct fg_vq *vq)
+{
+	__u16 bufs = vq->inflight * 3 / 4;
+
+	if (!vq->event_idx)
+		return fg_vq_enable_cb(vq);
+	/* Packed: 3/4 of the slots in flight, as positions count slots. */
+	if (vq->packed)
+		fg_pvq_set_cb(vq, true, vq->used_pos +
+			      (vq->num - vq->nfree) * 3 / 4);
+	else
+		__atomic_store_n(vq->used_event,
+				 fg_cpu_to_v16(vq, (__u16)(vq->last_used + bufs)),
+				 __ATOMIC_RELAXED);
+	fg_mb();
+	return fg_vq_pending(vq) > bufs;
+}
+
 void fg_vq_disable_cb(struct fg_vq *vq)
 {
 	if (vq->packed)
-		fg_pvq_set_cb(vq, false);
+		fg_pvq_set_cb(vq, false, 0);
 	else if (!vq->event_idx)
 		vq->avail->flags |= fg_cpu_to_v16(vq,
 						  VRING_AVAIL_F_NO_INTERRUPT);
