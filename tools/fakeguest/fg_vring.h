@@ -129,6 +129,12 @@ __u16 fg_vq_used_pos(const struct fg_vq *vq);
 #define FG_VQ_NO_LEN	0x10000
 void fg_vq_order_add(struct fg_vq *vq, __u16 id);
 int fg_vq_in_order(struct fg_vq *vq, __u32 id, __u32 len);
+/*
+ * The buffer a used entry (*@id, *@len) completes, marked done, its
+ * cookie in *@cookie; in order, *@id and *@len become the oldest buffer's
+ * (and, within a batch, the entry read is not used). 0, or -EPROTO.
+ */
+int fg_vq_take(struct fg_vq *vq, __u32 *id, __u32 *len, __u32 *cookie);
 
 /* packed.c: the same operations on a packed ring (vring.c dispatches). */
 size_t fg_pvq_desc_size(unsigned int num);

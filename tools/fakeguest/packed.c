@@ -241,7 +241,7 @@ static bool fg_pvq_is_used(const struct fg_vq *vq, __u16 pos)
 int fg_pvq_get_used(struct fg_vq *vq, __u32 *cookie, __u32 *len)
 {
 	const struct vring_packed_desc *d;
-	__u16 id = 0;
+	__u32 id = 0;
 	int r;
 
 	/* In order, within a batch: the next buffer, no descriptor to read. */
@@ -252,17 +252,9 @@ int fg_pvq_get_used(struct fg_vq *vq, __u32 *cookie, __u32 *len)
 		id = le16toh(d->id);
 		*len = le32toh(d->len);
 	}
-	if (vq->in_order) {
-		r = fg_vq_in_order(vq, id, *len);
-		if (r < 0)
-			return r;
-		id = r & 0xffff;
-		*len = r & FG_VQ_NO_LEN ? 0 : vq->batch_len;
-	}
-	if (id >= vq->num || !vq->heads[id].busy)
-		return -EPROTO;
-	*cookie = vq->heads[id].cookie;
-	vq->heads[id].busy = false;
+	r = fg_vq_take(vq, &id, len, cookie);
+	if (r)
+		return r;
 	vq->used_pos += vq->heads[id].ndesc;
 	vq->nfree += vq->heads[id].ndesc;
 	fg_pvq_push_id(vq, id);

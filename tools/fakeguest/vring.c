@@ -372,6 +372,24 @@ int fg_vq_in_order(struct fg_vq *vq, __u32 id, __u32 len)
 	return oldest;
 }
 
+int fg_vq_take(struct fg_vq *vq, __u32 *id, __u32 *len, __u32 *cookie)
+{
+	int r;
+
+	if (vq->in_order) {
+		r = fg_vq_in_order(vq, vq->batch_end < 0 ? *id : 0, *len);
+		if (r < 0)
+			return r;
+		*id = r & 0xffff;
+		*len = r & FG_VQ_NO_LEN ? 0 : vq->batch_len;
+	}
+	if (*id >= vq->num || !vq->heads[*id].busy)
+		return -EPROTO;
+	*cookie = vq->heads[*id].cookie;
+	vq->heads[*id].busy = false;
+	return 0;
+}
+
 int fg_vq_get_used(struct fg_vq *vq, __u32 *cookie, __u32 *len)
 {
 	struct vring_used_elem *e;
@@ -393,17 +411,9 @@ int fg_vq_get_used(struct fg_vq *vq, __u32 *cookie, __u32 *len)
 	id = fg_v32_to_cpu(vq, e->id);
 	*len = fg_v32_to_cpu(vq, e->len);
 	/* In order: the entry stands for a batch, read once (spec 2.7.8). */
-	if (vq->in_order) {
-		r = fg_vq_in_order(vq, vq->batch_end < 0 ? id : 0, *len);
-		if (r < 0)
-			return r;
-		id = r & 0xffff;
-		*len = r & FG_VQ_NO_LEN ? 0 : vq->batch_len;
-	}
-	if (id >= vq->num || !vq->heads[id].busy)
-		return -EPROTO;
-	*cookie = vq->heads[id].cookie;
-	vq->heads[id].busy = false;
+	r = fg_vq_take(vq, &id, len, cookie);
+	if (r)
+		return r;
 	vq->inflight--;
 	vq->last_used++;
 
