@@ -56,11 +56,14 @@ FIXTURE(log) {
 FIXTURE_VARIANT(log) {
 	const char *dev;	/* NULL: vhnet */
 	bool event_idx;
+	bool packed;		/* packed rings (vhnet only) */
 };
 
 FIXTURE_VARIANT_ADD(log, vhost_net) { REF_DEV, true };
 FIXTURE_VARIANT_ADD(log, vhnet) { NULL, true };
 FIXTURE_VARIANT_ADD(log, vhnet_no_event_idx) { NULL, false };
+FIXTURE_VARIANT_ADD(log, vhnet_packed) { NULL, true, true };
+FIXTURE_VARIANT_ADD(log, vhnet_packed_no_event_idx) { NULL, false, true };
 
 static const char *dev_path(const char *dev)
 {
@@ -90,12 +93,15 @@ FIXTURE_SETUP(log)
 
 	if (!variant->event_idx)
 		want &= ~FG_F(VIRTIO_RING_F_EVENT_IDX);
+	if (variant->packed)
+		want |= FG_F(VIRTIO_F_RING_PACKED);
 	ret = fg_dev_setup(&self->dev, dev_path(variant->dev), want, &self->mem,
 			   RING_NUM, self->tap);
 	if (ret == -ENOENT && variant->dev)
 		SKIP(return, "%s: no such device", variant->dev);
 	ASSERT_EQ(0, ret) TH_LOG("device setup: %s", strerror(-ret));
 	self->opened = true;
+	ASSERT_EQ(variant->packed, self->dev.packed);
 
 	/* RX buffers, each in its own 3 pages, starting at buf_off[]. */
 	for (i = 0; i < NBUF; i++) {
@@ -189,10 +195,35 @@ static bool *page_set(struct _test_data_log *self)
 	return calloc(self->log_bytes * 8, sizeof(bool));
 }
 
-/* Used-ring pages of queue @q: what logging the used ring may touch. */
+/*
+ * What logging the ring part the device writes may touch on queue @q:
+ * the used ring; a packed ring's descriptors and device event area.
+ */
 static void may_used(struct _test_data_log *self, bool *may, unsigned int q)
 {
-	want_range(may, self->dev.vq[q].used_gpa, fg_vring_used_size(RING_NUM));
+	const struct fg_vq *vq = &self->dev.vq[q];
+
+	if (!vq->packed) {
+		want_range(may, vq->used_gpa, fg_vring_used_size(RING_NUM));
+		return;
+	}
+	want_range(may, vq->desc_gpa, fg_pvq_desc_size(RING_NUM));
+	want_range(may, vq->used_gpa, 4);
+}
+
+/*
+ * What it must log for @n buffers used from a fresh ring: used->idx and
+ * the entries; a packed ring's first @n descriptors.
+ */
+static void want_used(struct _test_data_log *self, bool *want, unsigned int q,
+		      unsigned int n)
+{
+	const struct fg_vq *vq = &self->dev.vq[q];
+
+	if (vq->packed)
+		want_range(want, vq->desc_gpa, 16 * n);
+	else
+		want_range(want, vq->used_gpa, 4 + 8 * n);
 }
 
 /* Wait for @n used entries on queue @q; their lengths into @len. */
@@ -292,7 +323,7 @@ TEST_F(log, rx_sets_written_bytes_and_used_ring)
 	for (i = 0; i < NBUF; i++)
 		want_range(want, self->buf_gpa[i], HDR_LEN + frame_len[i]);
 	/* used->idx and the entries are always written; flags may be. */
-	want_range(want, self->dev.vq[FG_RXQ].used_gpa, 4 + 8 * NBUF);
+	want_used(self, want, FG_RXQ, NBUF);
 	may_used(self, may, FG_RXQ);
 	may_used(self, may, FG_TXQ);
 	TH_LOG("%u bits set", check_log(_metadata, self, want, may));
@@ -308,7 +339,7 @@ static void check_tx_log(struct __test_metadata *_metadata,
 
 	ASSERT_NE(NULL, want);
 	ASSERT_NE(NULL, may);
-	want_range(want, self->dev.vq[FG_TXQ].used_gpa, 4 + 8 * NBUF);
+	want_used(self, want, FG_TXQ, NBUF);
 	may_used(self, may, FG_TXQ);
 	may_used(self, may, FG_RXQ);
 	check_log(_metadata, self, want, may);
