@@ -46,6 +46,9 @@
 #           bit 34; ping; 16 MiB host->guest; reload virtio_net (QEMU reads
 #           and sets the packed base: avail and used slot, wrap counters);
 #           ping; ethtool -G (queue reset); ping; 16 MiB guest->host
+#   pmigrate  the migrate case with packed=on: QEMU reads the packed base
+#           (slots and wrap counters) from the source's vhnet and sets it
+#           on the destination's; the guest's features show bit 34
 # A KVM guest's kicks must reach vhnet through KVM's ioeventfd and its
 # interrupts come through KVM's irqfd (nested_path); a TCG guest's through
 # QEMU (nested_path_tcg).
@@ -134,8 +137,9 @@ declare -A want_bit=([packed]=34)
 plan=$((2 + per_guest + $(steps_of $modern_steps) + per_guest + $(steps_of $legacy_steps)))
 plan=$((plan + per_guest + 1 + $(steps_of $iommu_steps) + mig_cases))
 plan=$((plan + 1 + per_guest + $(steps_of $dropin_steps)))
-plan=$((plan + per_guest + 1 + $(steps_of $packed_steps)))
-# VHNET_QEMU_ONLY=modern, legacy, iommu, migrate or dropin: that guest alone.
+plan=$((plan + per_guest + 1 + $(steps_of $packed_steps) + mig_cases))
+# VHNET_QEMU_ONLY=modern, legacy, iommu, migrate, dropin, packed or
+# pmigrate: that case alone.
 only=${VHNET_QEMU_ONLY:-}
 runs() { [ -z "$only" ] || [ "$only" = "$1" ]; }
 if [ -n "$only" ]; then
@@ -146,6 +150,7 @@ if [ -n "$only" ]; then
 	runs migrate && plan=$((plan + mig_cases))
 	runs dropin && plan=$((plan + 1 + per_guest + $(steps_of $dropin_steps)))
 	runs packed && plan=$((plan + per_guest + 1 + $(steps_of $packed_steps)))
+	runs pmigrate && plan=$((plan + mig_cases))
 fi
 
 removed='' dropin_loaded=0
@@ -663,26 +668,27 @@ check_released() {	# PID
 
 # The destination (-S: paused once loaded) must hold exactly the memory
 # the source stopped with: a page vhnet wrote and did not log differs.
+# Called by check_migration, whose src, dst and label it uses.
 check_same_memory() {
 	local dir=$NESTED_TMP/mem size=$((NESTED_MEM << 20)) st i pages
 	for ((i = 0; i < 60; i++)); do
-		st=$(nested_hmp_sync mdst "info status" 10)
+		st=$(nested_hmp_sync "$dst" "info status" 10)
 		case $st in *inmigrate*|'') sleep 1 ;; *) break ;; esac
 	done
-	diag "migrate: destination: ${st:-no status}"
+	diag "$label: destination: ${st:-no status}"
 	mkdir -p "$dir"
 	# (Quoted: the size's expression would go on into a bare /path.)
-	if ! nested_hmp_sync msrc "pmemsave 0 $size \"$dir/src\"" 120 >/dev/null ||
-			! nested_hmp_sync mdst "pmemsave 0 $size \"$dir/dst\"" 120 >/dev/null; then
-		diag "migrate: pmemsave failed"
+	if ! nested_hmp_sync "$src" "pmemsave 0 $size \"$dir/src\"" 120 >/dev/null ||
+			! nested_hmp_sync "$dst" "pmemsave 0 $size \"$dir/dst\"" 120 >/dev/null; then
+		diag "$label: pmemsave failed"
 		return 1
 	fi
 	cmp -l "$dir/src" "$dir/dst" 2>/dev/null | head -n 1000000 >"$dir/diff"
 	pages=$(awk '{ print int(($1 - 1) / 4096) }' "$dir/diff" | uniq)
 	[ -s "$dir/diff" ] &&
-		diag "migrate: first differing bytes (pfn:offset src dst, octal): $(head -n 8 "$dir/diff" |
+		diag "$label: first differing bytes (pfn:offset src dst, octal): $(head -n 8 "$dir/diff" |
 			awk '{ printf "%d:%d %s %s, ", int(($1 - 1) / 4096), ($1 - 1) % 4096, $2, $3 }')"
-	diag "migrate: $(stat -c %s "$dir/src") and $(stat -c %s "$dir/dst") bytes saved; $(grep -c . <<<"$pages") pages differ${pages:+, the first at pfn $(head -n 3 <<<"$pages" | xargs)}"
+	diag "$label: $(stat -c %s "$dir/src") and $(stat -c %s "$dir/dst") bytes saved; $(grep -c . <<<"$pages") pages differ${pages:+, the first at pfn $(head -n 3 <<<"$pages" | xargs)}"
 	[ "$(stat -c %s "$dir/src")" = "$size" ] && [ "$(stat -c %s "$dir/dst")" = "$size" ] &&
 		[ -z "$pages" ]
 	st=$?
@@ -690,101 +696,108 @@ check_same_memory() {
 	return $st
 }
 
-check_migration() {
-	local sock=$NESTED_TMP/migrate.sock t0=$SECONDS pid dpid line rc logw i
+check_migration() {	# SOURCE DESTINATION LABEL DEVOPTS
+	local src=$1 dst=$2 label=$3 dev=$4
+	local sock=$NESTED_TMP/migrate.sock t0=$SECONDS pid dpid line rc logw i bit feat
 	local param=/sys/module/vhnet/parameters/debug_skip_rx_log
 	stuck=0
 	rm -f "$sock"	# (an earlier attempt's)
 	if [ "${VHNET_QEMU_SKIP_RX_LOG:-0}" = 1 ]; then
 		echo 1 >"$param"
-		diag "migrate: debug_skip_rx_log=$(cat "$param"): RX logging off, this run must fail"
+		diag "$label: debug_skip_rx_log=$(cat "$param"): RX logging off, this run must fail"
 	fi
 	modprobe bridge 2>/dev/null
 	ip link del vhbr0 2>/dev/null	# (an earlier attempt's)
 	if ! { ip link add vhbr0 type bridge && ip addr add 10.0.4.1/24 dev vhbr0 &&
 			ip link set vhbr0 up; }; then
-		diag "migrate: cannot set up bridge vhbr0"
+		diag "$label: cannot set up bridge vhbr0"
 	fi
 	NESTED_BRIDGE=vhbr0
-	NESTED_MONITOR[msrc]=1 NESTED_MONITOR[mdst]=1
-	NESTED_TAP[mdst]=tap3 NESTED_INCOMING[mdst]=unix:$sock
+	NESTED_MONITOR[$src]=1 NESTED_MONITOR[$dst]=1
+	NESTED_TAP[$dst]=tap3 NESTED_INCOMING[$dst]=unix:$sock
 	# KVM itself rewrites the guest's kvmclock page on the destination.
-	NESTED_KVM_CPUOPTS[msrc]=,kvmclock=off NESTED_KVM_CPUOPTS[mdst]=,kvmclock=off
-	start_guest "$modern_accel" msrc 2 $mig_steps $mig_dev
-	wait_for msrc up $boot_secs
-	for ((i = 1; i <= ${NESTED_RESTARTS[msrc]:-0}; i++)); do
-		diag "msrc: attempt $i died in early boot, started again"
+	NESTED_KVM_CPUOPTS[$src]=,kvmclock=off NESTED_KVM_CPUOPTS[$dst]=,kvmclock=off
+	start_guest "$modern_accel" "$src" 2 $mig_steps "$dev"
+	wait_for "$src" up $boot_secs
+	for ((i = 1; i <= ${NESTED_RESTARTS[$src]:-0}; i++)); do
+		diag "$src: attempt $i died in early boot, started again"
 	done
-	pid=${NESTED_PID[msrc]}
-	diag "migrate: source up ($(nested_result msrc up)) under ${NESTED_ACCEL_OF[msrc]:-?} after $((SECONDS - t0)) s"
-	wait_for msrc ping $step_secs
-	line=$(nested_result msrc ping)
-	diag "migrate: ping from the source: ${line:-none}"
-	check_vhostfd migsrc "$pid" && [ "$(nested_value "$line" received)" = 10 ]
-	result $? "migrate: source QEMU on /dev/vhnet, ping 10 of 10"
+	pid=${NESTED_PID[$src]}
+	diag "$label: source up ($(nested_result "$src" up)) under ${NESTED_ACCEL_OF[$src]:-?} after $((SECONDS - t0)) s"
+	wait_for "$src" ping $step_secs
+	line=$(nested_result "$src" ping)
+	diag "$label: ping from the source: ${line:-none}"
+	bit=${want_bit[$src]:-}
+	if [ -n "$bit" ]; then
+		feat=$(nested_value "$(nested_result "$src" dev)" features)
+		diag "$label: the guest's virtio features: ${feat:-none}"
+	fi
+	check_vhostfd "$src" "$pid" && [ "$(nested_value "$line" received)" = 10 ] &&
+		{ [ -z "$bit" ] || [ "${feat:$bit:1}" = 1 ]; }
+	result $? "$label: source QEMU on /dev/vhnet, ping 10 of 10${bit:+, feature bit $bit negotiated}"
 
-	start_guest "$modern_accel" mdst 2 $mig_steps $mig_dev
-	wait_for msrc rxstart $step_secs
+	start_guest "$modern_accel" "$dst" 2 $mig_steps "$dev"
+	wait_for "$src" rxstart $step_secs
 	# The destination listens only once its QEMU has set up; a busy
 	# test VM takes seconds to get there.
 	for ((i = 0; i < 60; i++)); do
-		{ [ -S "$sock" ] || ! nested_running mdst; } && break
+		{ [ -S "$sock" ] || ! nested_running "$dst"; } && break
 		sleep 1
 	done
-	diag "migrate: destination listening after $i s: $([ -S "$sock" ] && echo yes || echo no)"
+	diag "$label: destination listening after $i s: $([ -S "$sock" ] && echo yes || echo no)"
 	sleep 1
-	diag "migrate: migrating at $((SECONDS - t0)) s, the guest reading 16 MiB from the host"
-	nested_migrate msrc "unix:$sock" "$(time_left 180)"
+	diag "$label: migrating at $((SECONDS - t0)) s, the guest reading 16 MiB from the host"
+	nested_migrate "$src" "unix:$sock" "$(time_left 180)"
 	rc=$?
-	for i in msrc mdst; do
-		nested_running $i && continue
+	for i in "$src" "$dst"; do
+		nested_running "$i" && continue
 		wait "${NESTED_PID[$i]}"
-		diag "migrate: the $i QEMU is gone, exit status $?"
+		diag "$label: the $i QEMU is gone, exit status $?"
 		dmesg | tail -n 15 | sed 's/^/#   dmesg: /'
 	done
-	line=$(nested_result msrc rx)
-	diag "migrate: $(tr -d '\r' <"$NESTED_LOGS/msrc.monitor" | grep -E '^(Migration status|total time|downtime|transferred ram|dirty sync count):' | tail -n 5 | xargs)"
-	diag "migrate: migration ended (status $rc) at $((SECONDS - t0)) s; transfer ${line:+done before it: $line}${line:-still running}"
+	line=$(nested_result "$src" rx)
+	diag "$label: $(tr -d '\r' <"$NESTED_LOGS/$src.monitor" | grep -E '^(Migration status|total time|downtime|transferred ram|dirty sync count):' | tail -n 5 | xargs)"
+	diag "$label: migration ended (status $rc) at $((SECONDS - t0)) s; transfer ${line:+done before it: $line}${line:-still running}"
 	[ $rc = 0 ] && [ -z "$line" ]
-	result $? "migrate: migration completed while the transfer ran"
+	result $? "$label: migration completed while the transfer ran"
 	logw=$(nested_vhnet_sum "$pid" log_writes)
-	diag "migrate: source vhnet: $(nested_stats "$pid" | awk '{ print $1, $2, $3, "log_writes", $(NF - 2), "log_errors", $NF }' | xargs)"
+	diag "$label: source vhnet: $(nested_stats "$pid" | awk '{ print $1, $2, $3, "log_writes", $(NF - 2), "log_errors", $NF }' | xargs)"
 	[ "${logw:-0}" -gt 0 ] && [ "$(nested_vhnet_sum "$pid" log_errors)" = 0 ]
-	result $? "migrate: the source's vhnet logged dirty pages (log_writes ${logw:-0}), no log errors"
+	result $? "$label: the source's vhnet logged dirty pages (log_writes ${logw:-0}), no log errors"
 	check_same_memory
-	result $? "migrate: the paused destination's memory equals the source's, page for page"
-	nested_hmp mdst cont
+	result $? "$label: the paused destination's memory equals the source's, page for page"
+	nested_hmp "$dst" cont
 
-	dpid=${NESTED_PID[mdst]}
-	check_vhostfd migdst "$dpid" && [ -n "$(nested_worker "$dpid")" ]
-	result $? "migrate: destination QEMU on its own /dev/vhnet, worker vhnet-$dpid runs"
-	wait_for mdst rx $step_secs
-	line=$(nested_result mdst rx)
-	diag "migrate: host->guest on the destination at $((SECONDS - t0)) s: ${line:-none}"
+	dpid=${NESTED_PID[$dst]}
+	check_vhostfd "$dst" "$dpid" && [ -n "$(nested_worker "$dpid")" ]
+	result $? "$label: destination QEMU on its own /dev/vhnet, worker vhnet-$dpid runs"
+	wait_for "$dst" rx $step_secs
+	line=$(nested_result "$dst" rx)
+	diag "$label: host->guest on the destination at $((SECONDS - t0)) s: ${line:-none}"
 	[ "$(nested_value "$line" bytes)" = "$data_bytes" ] &&
 		[ "$(nested_value "$line" md5)" = "$data_md5" ]
-	result $? "migrate: the transfer completed after migration, md5 matches in the guest"
-	wait_for mdst ping $step_secs
-	line=$(nested_result mdst ping)
-	diag "migrate: ping from the destination: ${line:-none}"
+	result $? "$label: the transfer completed after migration, md5 matches in the guest"
+	wait_for "$dst" ping $step_secs
+	line=$(nested_result "$dst" ping)
+	diag "$label: ping from the destination: ${line:-none}"
 	[ "$(nested_value "$line" received)" = 10 ]
-	result $? "migrate: ping from the destination, 10 of 10"
+	result $? "$label: ping from the destination, 10 of 10"
 
-	nested_hmp msrc quit
-	for ((i = 0; i < 30; i++)); do nested_running msrc || break; sleep 1; done
-	nested_stop msrc 0
+	nested_hmp "$src" quit
+	for ((i = 0; i < 30; i++)); do nested_running "$src" || break; sleep 1; done
+	nested_stop "$src" 0
 	check_released "$pid"
-	result $? "migrate: the source QEMU quit, vhnet-$pid and its debugfs entry gone"
+	result $? "$label: the source QEMU quit, vhnet-$pid and its debugfs entry gone"
 	# "done" first: a guest that reset also ends QEMU with 0 (-no-reboot).
-	wait_for mdst "done" 60
+	wait_for "$dst" "done" 60
 	i=$?
-	if [ $stuck = 0 ]; then nested_stop mdst "$(time_left 60)"; else nested_stop mdst 0; fi
+	if [ $stuck = 0 ]; then nested_stop "$dst" "$(time_left 60)"; else nested_stop "$dst" 0; fi
 	rc=$?
 	check_released "$dpid" && [ $i = 0 ] && [ $rc = 0 ]
-	result $? "migrate: the guest finished its steps and powered off on the destination, QEMU exited 0, vhnet-$dpid gone"
+	result $? "$label: the guest finished its steps and powered off on the destination, QEMU exited 0, vhnet-$dpid gone"
 
 	rc=0
-	for i in msrc mdst; do
+	for i in "$src" "$dst"; do
 		if grep -qiE 'vhost|falling back|error|fail' "$NESTED_LOGS/$i.qemu.log"; then
 			grep -iE 'vhost|falling back|error|fail' "$NESTED_LOGS/$i.qemu.log" |
 				head -10 | sed "s/^/# $i: qemu: /"
@@ -793,19 +806,25 @@ check_migration() {
 		vm_log_problems "$NESTED_LOGS/$i.console" | head -10 | sed 's/^/#/'
 		[ "${PIPESTATUS[0]}" = 0 ] || rc=1
 	done
-	result $rc "migrate: no vhost failure in either QEMU's output, no kernel problem in the guest"
+	result $rc "$label: no vhost failure in either QEMU's output, no kernel problem in the guest"
 	NESTED_BRIDGE=
-	diag "migrate: done in $((SECONDS - t0)) s"
+	diag "$label: done in $((SECONDS - t0)) s"
 }
 
-if ! runs migrate; then
-	:
-elif [ $((deadline - SECONDS)) -ge 240 ]; then
-	run_attempts "msrc mdst" check_migration
-else
-	diag "migrate: not started: $((deadline - SECONDS)) s left before the time limit"
-	for ((i = 0; i < mig_cases; i++)); do result 1 "migrate: not run (out of time)"; done
-fi
+# The same for a split and for a packed virtqueue.
+migration() {	# SOURCE DESTINATION LABEL DEVOPTS
+	if ! runs "$3"; then
+		:
+	elif [ $((deadline - SECONDS)) -ge 240 ]; then
+		run_attempts "$1 $2" check_migration "$@"
+	else
+		diag "$3: not started: $((deadline - SECONDS)) s left before the time limit"
+		for ((i = 0; i < mig_cases; i++)); do result 1 "$3: not run (out of time)"; done
+	fi
+}
+migration msrc mdst migrate "$mig_dev"
+want_bit[pmsrc]=34
+migration pmsrc pmdst pmigrate "$mig_dev$packed_dev"
 
 # vhnet again, now also as /dev/vhost-net (the in-tree module is out).
 dropin_load() {
