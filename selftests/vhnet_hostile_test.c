@@ -144,7 +144,7 @@ struct probe {
 	long long close_ns;
 	int workers_left;	/* vhnet-<child> threads 5 s after close() */
 	long long reuse_busy_ns;	/* the new device's worker */
-	int used;		/* where the device's used entries end */
+	int used;		/* used buffers waiting for the driver */
 };
 
 /*
@@ -227,7 +227,7 @@ static void overlap_child(struct probe *p, unsigned int q, __u64 features)
 	probe_phase(p, P_POSTED);
 
 	p->err_signalled = !fg_vq_wait_err(&g->dev.vq[q], 1000);
-	p->used = fg_vq_used_end(&g->dev.vq[q]);
+	p->used = fg_vq_pending(&g->dev.vq[q]);
 	p->busy_ns = fg_worker_busy_ns(getpid(), IDLE_WINDOW_MS);
 	probe_phase(p, P_MEASURED);
 
@@ -348,7 +348,7 @@ TEST_F_TIMEOUT(overlap, close_bounded_then_reuse, HOSTILE_TIMEOUT)
 	if (!(variant->features & (FG_F(VIRTIO_RING_F_EVENT_IDX) | PACKED)))
 		EXPECT_TRUE(p->err_signalled)
 			TH_LOG("the broken ring was not flagged");
-	/* Packed: the descriptors are intact, the one buffer gets used. */
+	/* Packed: the descriptors are intact, the one frame's buffer used. */
 	if (variant->features & PACKED)
 		EXPECT_EQ(1, p->used);
 	EXPECT_LE(0, p->busy_ns);
