@@ -6,8 +6,12 @@
  *   overlap.*    the used ring 2 bytes after the avail ring, so the
  *                device's own VRING_USED_F_NO_NOTIFY writes move
  *                avail->idx; one TX frame posted or one RX frame queued.
+ *                packed_*: both event areas at one place, so the
+ *                device's kick suppression is its own interrupt
+ *                suppression.
  *   oversize.*   an RX frame that can never fit the guest's buffers,
- *                then one that fits, on tap, macvtap and AF_PACKET.
+ *                then one that fits, on tap, macvtap and AF_PACKET
+ *                (packed_*: on packed rings).
  *   attach.set_backend_fault_keeps_old
  *                a VHOST_NET_SET_BACKEND that fails reading used->idx
  *                must leave the old backend attached.
@@ -45,6 +49,7 @@
 #define IDLE_MAX_NS	(IDLE_WINDOW_MS * 1000000LL / 20)
 #define SHORT_FRAMES	64UL
 #define F_NO(bit)	(FG_FEATURES_DEFAULT & ~FG_F(bit))
+#define PACKED		FG_F(VIRTIO_F_RING_PACKED)
 
 static const char *dev_path(void)
 {
@@ -115,7 +120,8 @@ static int short_run(struct fg_rig *rig, char *err, size_t len)
  * queue must be flagged (err eventfd), the worker must go idle, close()
  * must return, and a new device on the same tap must work. With
  * EVENT_IDX the device writes no flags; the same must hold, except that
- * the queue need not be flagged.
+ * the queue need not be flagged. On a packed ring whose event areas are
+ * one, nothing is broken: the buffer must be used, the rest as above.
  */
 
 enum {
@@ -138,6 +144,7 @@ struct probe {
 	long long close_ns;
 	int workers_left;	/* vhnet-<child> threads 5 s after close() */
 	long long reuse_busy_ns;	/* the new device's worker */
+	int used;		/* used buffers waiting for the driver */
 };
 
 /*
@@ -220,6 +227,7 @@ static void overlap_child(struct probe *p, unsigned int q, __u64 features)
 	probe_phase(p, P_POSTED);
 
 	p->err_signalled = !fg_vq_wait_err(&g->dev.vq[q], 1000);
+	p->used = fg_vq_pending(&g->dev.vq[q]);
 	p->busy_ns = fg_worker_busy_ns(getpid(), IDLE_WINDOW_MS);
 	probe_phase(p, P_MEASURED);
 
@@ -261,6 +269,10 @@ FIXTURE_VARIANT_ADD(overlap, tx) { FG_TXQ, F_NO(VIRTIO_RING_F_EVENT_IDX) };
 FIXTURE_VARIANT_ADD(overlap, tx_event_idx) { FG_TXQ, FG_FEATURES_DEFAULT };
 FIXTURE_VARIANT_ADD(overlap, rx) { FG_RXQ, F_NO(VIRTIO_RING_F_EVENT_IDX) };
 FIXTURE_VARIANT_ADD(overlap, rx_event_idx) { FG_RXQ, FG_FEATURES_DEFAULT };
+FIXTURE_VARIANT_ADD(overlap, packed_tx) { FG_TXQ, F_NO(VIRTIO_RING_F_EVENT_IDX) | PACKED };
+FIXTURE_VARIANT_ADD(overlap, packed_tx_event_idx) { FG_TXQ, FG_FEATURES_DEFAULT | PACKED };
+FIXTURE_VARIANT_ADD(overlap, packed_rx) { FG_RXQ, F_NO(VIRTIO_RING_F_EVENT_IDX) | PACKED };
+FIXTURE_VARIANT_ADD(overlap, packed_rx_event_idx) { FG_RXQ, FG_FEATURES_DEFAULT | PACKED };
 
 FIXTURE_SETUP(overlap)
 {
@@ -333,9 +345,12 @@ TEST_F_TIMEOUT(overlap, close_bounded_then_reuse, HOSTILE_TIMEOUT)
 	TH_LOG("close() took %lld ms; new device's worker used %lld us in %d ms idle",
 	       p->close_ns / 1000000, p->reuse_busy_ns / 1000, IDLE_WINDOW_MS);
 	ASSERT_EQ(P_DONE, phase);
-	if (!(variant->features & FG_F(VIRTIO_RING_F_EVENT_IDX)))
+	if (!(variant->features & (FG_F(VIRTIO_RING_F_EVENT_IDX) | PACKED)))
 		EXPECT_TRUE(p->err_signalled)
 			TH_LOG("the broken ring was not flagged");
+	/* Packed: the descriptors are intact, the one frame's buffer used. */
+	if (variant->features & PACKED)
+		EXPECT_EQ(1, p->used);
 	EXPECT_LE(0, p->busy_ns);
 	EXPECT_GT(IDLE_MAX_NS, p->busy_ns);
 	EXPECT_GT(CLOSE_LIMIT_MS * 1000000LL, p->close_ns);
@@ -383,6 +398,7 @@ FIXTURE(oversize) {
 FIXTURE_VARIANT(oversize) {
 	enum fg_backend bk;
 	bool mergeable;
+	__u64 ring;		/* 0 or PACKED */
 };
 
 FIXTURE_VARIANT_ADD(oversize, tap_mergeable) { FG_BK_TAP, true };
@@ -391,16 +407,21 @@ FIXTURE_VARIANT_ADD(oversize, macvtap_mergeable) { FG_BK_MACVTAP, true };
 FIXTURE_VARIANT_ADD(oversize, macvtap_big) { FG_BK_MACVTAP, false };
 FIXTURE_VARIANT_ADD(oversize, packet_mergeable) { FG_BK_PACKET, true };
 FIXTURE_VARIANT_ADD(oversize, packet_big) { FG_BK_PACKET, false };
+FIXTURE_VARIANT_ADD(oversize, packed_tap_mergeable) { FG_BK_TAP, true, PACKED };
+FIXTURE_VARIANT_ADD(oversize, packed_tap_big) { FG_BK_TAP, false, PACKED };
+FIXTURE_VARIANT_ADD(oversize, packed_macvtap_mergeable) { FG_BK_MACVTAP, true, PACKED };
+FIXTURE_VARIANT_ADD(oversize, packed_packet_big) { FG_BK_PACKET, false, PACKED };
 
 FIXTURE_SETUP(oversize)
 {
 	struct fg_rig_cfg c;
 
 	if (variant->mergeable)
-		rig_cfg(&c, variant->bk, FG_FEATURES_DEFAULT, 4, 500, 128,
-			rig_id(0));
+		rig_cfg(&c, variant->bk, FG_FEATURES_DEFAULT | variant->ring,
+			4, 500, 128, rig_id(0));
 	else
-		rig_cfg(&c, variant->bk, F_NO(VIRTIO_NET_F_MRG_RXBUF), 256,
+		rig_cfg(&c, variant->bk,
+			F_NO(VIRTIO_NET_F_MRG_RXBUF) | variant->ring, 256,
 			1000, 0, rig_id(0));
 	ASSERT_EQ(0, fg_rig_up(&self->rig, &c))
 		TH_LOG("%s", self->rig.err);

@@ -17,6 +17,8 @@
  * host flooding RX must not starve TX. Only progress counts are asserted,
  * never rates.
  *
+ * Every fixture runs on split and on packed rings (VIRTIO_F_RING_PACKED).
+ *
  * Environment: VHNET_DEV (default /dev/vhnet), VHNET_KO (for the unload
  * and reload at the end), VHNET_LIFE_CYCLES (repetitions of the leak
  * test, default 100). Must run as root.
@@ -55,6 +57,8 @@
 #define LEAK_CYCLES	100
 /* Slab growth allowed over the cycles; see vhnet_ctl_test.c. */
 #define LEAK_SLACK_KB	1024L
+/* The ring layouts every fixture runs on: split, and this. */
+#define PACKED		FG_F(VIRTIO_F_RING_PACKED)
 
 static const char *dev_path(void)
 {
@@ -146,10 +150,7 @@ static int hook_fail(struct fg_traffic_ctl *ctl, const char *fmt, ...)
 
 static __u16 used_idx(const struct fg_guest *g, unsigned int q)
 {
-	const struct fg_vq *vq = &g->dev.vq[q];
-
-	return fg_v16_to_cpu(vq, __atomic_load_n(&vq->used->idx,
-						 __ATOMIC_ACQUIRE));
+	return fg_vq_used_end(&g->dev.vq[q]);
 }
 
 static int set_both(struct fg_guest *g, int fd)
@@ -234,10 +235,18 @@ FIXTURE(life) {
 	char err[256];
 };
 
+FIXTURE_VARIANT(life) {
+	__u64 ring;		/* 0 or PACKED */
+};
+
+FIXTURE_VARIANT_ADD(life, split) { 0 };
+FIXTURE_VARIANT_ADD(life, packed) { PACKED };
+
 FIXTURE_SETUP(life)
 {
 	memset(self, 0, sizeof(*self));
-	ASSERT_EQ(0, rig_up(&self->rig, FG_FEATURES_DEFAULT, true, rig_id(1)))
+	ASSERT_EQ(0, rig_up(&self->rig, FG_FEATURES_DEFAULT | variant->ring,
+			    true, rig_id(1)))
 		TH_LOG("rig: %s", self->rig.err);
 	ASSERT_EQ(0, alt_up(&self->alt, &self->rig.g[0], rig_id(2), self->err,
 			    sizeof(self->err)))
@@ -433,7 +442,8 @@ TEST_F_TIMEOUT(life, kick_replaced_under_traffic, 300)
 	for (i = 0; i < 2; i++) {
 		if (i) {
 			fg_rig_down(&self->rig);
-			ASSERT_EQ(0, rig_up(&self->rig, features[i], false,
+			ASSERT_EQ(0, rig_up(&self->rig,
+					    features[i] | variant->ring, false,
 					    rig_id(3)))
 				TH_LOG("rig: %s", self->rig.err);
 		}
@@ -636,14 +646,15 @@ static int kill_hook_fn(void *arg, struct fg_traffic_ctl *ctl)
 	return 0;
 }
 
-static void kill_child(int pipe_fd, unsigned int seed)
+static void kill_child(int pipe_fd, __u64 ring, unsigned int seed)
 {
 	struct fg_traffic_result res;
 	struct fg_traffic_cfg t;
 	struct kill_hook h = { .pipe_fd = pipe_fd };
 	struct fg_rig rig;
 
-	if (rig_up(&rig, FG_FEATURES_DEFAULT, false, rig_id(5 + seed % 3))) {
+	if (rig_up(&rig, FG_FEATURES_DEFAULT | ring, false,
+		   rig_id(5 + seed % 3))) {
 		fprintf(stderr, "child rig: %s\n", rig.err);
 		_exit(2);
 	}
@@ -657,7 +668,7 @@ static void kill_child(int pipe_fd, unsigned int seed)
 }
 
 /* Fork an owner, let it pump, SIGKILL it; 0 or a message in @err. */
-static int kill_one(unsigned int seed, char *err, size_t errlen)
+static int kill_one(__u64 ring, unsigned int seed, char *err, size_t errlen)
 {
 	char ifname[IFNAMSIZ + 1] = "";
 	struct pollfd p;
@@ -675,7 +686,7 @@ static int kill_one(unsigned int seed, char *err, size_t errlen)
 	}
 	if (!child) {
 		close(fds[0]);
-		kill_child(fds[1], seed);
+		kill_child(fds[1], ring, seed);
 	}
 	close(fds[1]);
 	p.fd = fds[0];
@@ -735,7 +746,8 @@ TEST_F_TIMEOUT(life, owner_killed_under_traffic, 300)
 
 	/* Braces: ASSERT_*() is more than one statement. */
 	for (rep = 0; rep < KILL_REPS; rep++) {
-		ASSERT_EQ(0, kill_one(rep, self->err, sizeof(self->err)))
+		ASSERT_EQ(0, kill_one(variant->ring, rep, self->err,
+				      sizeof(self->err)))
 			TH_LOG("rep %u: %s", rep, self->err);
 	}
 	/* Our own device is untouched by all of that. */
@@ -753,7 +765,7 @@ struct uffd_note {
 	char ifname[IFNAMSIZ];
 };
 
-static void uffd_child(int pipe_fd)
+static void uffd_child(int pipe_fd, __u64 ring)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
@@ -763,13 +775,18 @@ static void uffd_child(int pipe_fd)
 	__u64 one = 1;
 	void *page;
 
-	if (rig_up(&rig, FG_FEATURES_DEFAULT, false, rig_id(9))) {
+	struct fg_vq *vq;
+
+	if (rig_up(&rig, FG_FEATURES_DEFAULT | ring, false, rig_id(9))) {
 		fprintf(stderr, "child rig: %s\n", rig.err);
 		_exit(2);
 	}
 	memset(&note, 0, sizeof(note));
 	snprintf(note.ifname, sizeof(note.ifname), "%s", rig.env.ifname);
-	page = (void *)((unsigned long)rig.g[0].dev.vq[FG_TXQ].avail & ~(psz - 1));
+	/* What a kick makes the worker read first: avail->idx, a descriptor. */
+	vq = &rig.g[0].dev.vq[FG_TXQ];
+	page = vq->packed ? (void *)vq->pdesc : (void *)vq->avail;
+	page = (void *)((unsigned long)page & ~(psz - 1));
 	note.page = (unsigned long)page;
 	note.uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	reg.range.start = (unsigned long)page;
@@ -813,7 +830,7 @@ TEST_F_TIMEOUT(life, owner_killed_in_userfault, 120)
 	ASSERT_LE(0, child);
 	if (!child) {
 		close(fds[0]);
-		uffd_child(fds[1]);
+		uffd_child(fds[1], variant->ring);
 	}
 	close(fds[1]);
 	p.fd = fds[0];
@@ -924,11 +941,15 @@ FIXTURE(held) {
 
 FIXTURE_VARIANT(held) {
 	enum fg_backend bk;
+	__u64 ring;
 };
 
-FIXTURE_VARIANT_ADD(held, tap) { FG_BK_TAP };
-FIXTURE_VARIANT_ADD(held, macvtap) { FG_BK_MACVTAP };
-FIXTURE_VARIANT_ADD(held, packet) { FG_BK_PACKET };
+FIXTURE_VARIANT_ADD(held, tap) { FG_BK_TAP, 0 };
+FIXTURE_VARIANT_ADD(held, macvtap) { FG_BK_MACVTAP, 0 };
+FIXTURE_VARIANT_ADD(held, packet) { FG_BK_PACKET, 0 };
+FIXTURE_VARIANT_ADD(held, packed_tap) { FG_BK_TAP, PACKED };
+FIXTURE_VARIANT_ADD(held, packed_macvtap) { FG_BK_MACVTAP, PACKED };
+FIXTURE_VARIANT_ADD(held, packed_packet) { FG_BK_PACKET, PACKED };
 
 FIXTURE_SETUP(held)
 {
@@ -937,7 +958,8 @@ FIXTURE_SETUP(held)
 	int ms;
 
 	memset(&c, 0, sizeof(c));
-	guest_cfg(&c.guest, FG_FEATURES_DEFAULT, false, rig_id(4));
+	guest_cfg(&c.guest, FG_FEATURES_DEFAULT | variant->ring, false,
+		  rig_id(4));
 	c.guest.ring_num = HELD_RING;
 	c.backend = variant->bk;
 	c.id = rig_id(4);
@@ -1174,6 +1196,13 @@ FIXTURE(fair) {
 	struct flood flood;
 };
 
+FIXTURE_VARIANT(fair) {
+	__u64 ring;
+};
+
+FIXTURE_VARIANT_ADD(fair, split) { 0 };
+FIXTURE_VARIANT_ADD(fair, packed) { PACKED };
+
 FIXTURE_SETUP(fair)
 {
 	unsigned int i;
@@ -1181,7 +1210,8 @@ FIXTURE_SETUP(fair)
 	memset(self, 0, sizeof(*self));
 	/* rig[0] floods: 64 KB frames, the largest ring. */
 	for (i = 0; i < 2; i++) {
-		ASSERT_EQ(0, rig_up_ring(&self->rig[i], FG_FEATURES_DEFAULT,
+		ASSERT_EQ(0, rig_up_ring(&self->rig[i],
+					 FG_FEATURES_DEFAULT | variant->ring,
 					 !i, rig_id(i + 1),
 					 i ? 0 : FLOOD_RING))
 			TH_LOG("rig %u: %s", i, self->rig[i].err);
@@ -1339,8 +1369,9 @@ TEST_F_TIMEOUT(fair, rx_flood_keeps_tx, 300)
 }
 
 /* ---------------------------------------------------------------------
- * Many repetitions: Slab back near its baseline, no references left, and
- * the module unloads. Keep this fixture LAST: it unloads the module.
+ * Many repetitions, four devices on split rings then four on packed in
+ * turn: Slab back near its baseline, no references left, and the module
+ * unloads. Keep this fixture LAST: it unloads the module.
  */
 
 FIXTURE(leak) {
@@ -1452,6 +1483,9 @@ static int leak_cycle(struct __test_metadata *_metadata, struct fg_rig *rig,
 		log_result(_metadata, "cycle", &res);
 	/* Always back in a state fg_rig_down() can take. */
 	fg_guest_fini(g);
+	/* Four cycles on split rings, four on packed, and so on. */
+	gc.features &= ~PACKED;
+	gc.features |= (i + 1) / 4 % 2 ? PACKED : 0;
 	err = fg_guest_init(g, &gc, -1);
 	if (!ret)
 		ret = err;
@@ -1480,7 +1514,7 @@ TEST_F_TIMEOUT(leak, cycles_no_leak_then_unload, 600)
 		ASSERT_EQ(0, leak_cycle(_metadata, &self->rig, &self->alt, i,
 					epoch)) TH_LOG("warm-up cycle %u", i);
 	}
-	ASSERT_EQ(0, kill_one(0, self->err, sizeof(self->err)))
+	ASSERT_EQ(0, kill_one(0, 0, self->err, sizeof(self->err)))
 		TH_LOG("%s", self->err);
 	drain_env(&self->rig.env);
 	drain_env(&self->alt);
@@ -1491,7 +1525,8 @@ TEST_F_TIMEOUT(leak, cycles_no_leak_then_unload, 600)
 		ASSERT_EQ(0, leak_cycle(_metadata, &self->rig, &self->alt, i,
 					epoch)) TH_LOG("cycle %u", i);
 		if (i % 10 == 9)
-			ASSERT_EQ(0, kill_one(i, self->err, sizeof(self->err)))
+			ASSERT_EQ(0, kill_one(i / 10 % 2 ? PACKED : 0, i,
+					      self->err, sizeof(self->err)))
 				TH_LOG("cycle %u: %s", i, self->err);
 	}
 	drain_env(&self->rig.env);

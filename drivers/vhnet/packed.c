@@ -170,19 +170,30 @@ int vhnet_packed_next_chain(struct vhnet_vq *vq, bool writable,
 }
 
 /* The flags that hand the used descriptor at @pos back to the driver. */
-static __le16 vhnet_used_flags(const struct vhnet_vq *vq, u16 pos, u32 len)
+static u16 vhnet_used_flags(const struct vhnet_vq *vq, u16 pos, u32 len)
 {
 	u16 flags = vhnet_wrap(vq, pos) ? VHNET_F_AVAIL | VHNET_F_USED : 0;
 
-	if (len)
-		flags |= VRING_DESC_F_WRITE;
-	return cpu_to_le16(flags);
+	return len ? flags | VRING_DESC_F_WRITE : flags;
 }
 
-static int vhnet_packed_write_flags(struct vhnet_vq *vq, u16 pos, u32 len)
+/*
+ * Hand the descriptor at @pos back as used entry @e: its len, id and
+ * flags are the descriptor's last 8 bytes, written in one store, so a
+ * driver that sees the flags also sees the id and length.
+ */
+static int vhnet_packed_put_used(struct vhnet_vq *vq, u16 pos,
+				 const struct vring_used_elem *e)
 {
-	if (put_user(vhnet_used_flags(vq, pos, len),
-		     &vq->pdesc[vhnet_slot(vq, pos)].flags)) {
+	u32 len = vq32(vq, e->len);
+	u64 v = len | (u64)vq32(vq, e->id) << 32 |
+		(u64)vhnet_used_flags(vq, pos, len) << 48;
+
+	BUILD_BUG_ON(offsetof(struct vring_packed_desc, len) != 8 ||
+		     offsetof(struct vring_packed_desc, id) != 12 ||
+		     offsetof(struct vring_packed_desc, flags) != 14);
+	if (put_user(cpu_to_le64(v),
+		     (__le64 __user *)&vq->pdesc[vhnet_slot(vq, pos)].len)) {
 		vhnet_vq_break(vq, "descriptor ring unwritable");
 		return -EIO;
 	}
@@ -191,18 +202,14 @@ static int vhnet_packed_write_flags(struct vhnet_vq *vq, u16 pos, u32 len)
 
 /*
  * Publish the collected used entries, each in the first slot of its
- * chain: ids and lengths first, then the flags, the first entry's last,
- * so that the driver sees the batch at once. The caller then signals.
+ * chain, the batch's first entry last, so that the driver sees the batch
+ * at once. The caller then signals.
  */
 int vhnet_packed_flush_used(struct vhnet_vq *vq)
 {
-	struct {
-		__le32 len;
-		__le16 id;
-	} __packed e;
 	const struct vring_used_elem *h = vq->heads;
 	unsigned int i, n = vq->nheads, end = vq->last_used_idx;
-	u16 pos = vq->last_used_idx;
+	u16 pos;
 
 	if (!vq->nheads)
 		return 0;
@@ -213,29 +220,15 @@ int vhnet_packed_flush_used(struct vhnet_vq *vq)
 		h = &vq->heads[vq->nheads - 1];
 		n = 1;
 	}
-	BUILD_BUG_ON(offsetof(struct vring_packed_desc, id) !=
-		     offsetof(struct vring_packed_desc, len) + sizeof(e.len));
-	for (i = 0; i < n; i++) {
-		e.len = cpu_to_le32(vq32(vq, h[i].len));
-		e.id = cpu_to_le16(vq32(vq, h[i].id));
-		if (copy_to_user(&vq->pdesc[vhnet_slot(vq, pos)].len, &e,
-				 sizeof(e))) {
-			vhnet_vq_break(vq, "descriptor ring unwritable");
-			return -EIO;
-		}
-		pos += vq->slots[i];
-	}
-	/* Ids and lengths must be visible before the flags that publish them. */
-	smp_wmb();
 	pos = vq->last_used_idx + vq->slots[0];
 	for (i = 1; i < n; i++) {
-		if (vhnet_packed_write_flags(vq, pos, vq32(vq, h[i].len)))
+		if (vhnet_packed_put_used(vq, pos, &h[i]))
 			return -EIO;
 		pos += vq->slots[i];
 	}
 	/* The rest of the batch before its first entry. */
 	smp_wmb();
-	if (vhnet_packed_write_flags(vq, vq->last_used_idx, vq32(vq, h[0].len)))
+	if (vhnet_packed_put_used(vq, vq->last_used_idx, &h[0]))
 		return -EIO;
 	pos = vq->last_used_idx;
 	for (i = 0; i < n; i++) {

@@ -45,7 +45,9 @@ int fg_hostile_post(struct fg_guest *g, unsigned int q, enum fg_hostile kind);
  * avail->ring[0], so a device that writes VRING_USED_F_NO_NOTIFY moves
  * the guest's avail index. Buffers already posted are forgotten; RX is
  * refilled. Post TX buffers with fg_guest_tx() + fg_vq_publish() as
- * usual; fg_guest_reinit_vq() does not undo the move.
+ * usual; fg_guest_reinit_vq() does not undo the move. On a packed ring
+ * both event areas go to one place (@base unused): the device's own
+ * notification flags become the driver's event suppression.
  */
 int fg_hostile_overlap_rings(struct fg_guest *g, unsigned int q, __u16 base);
 

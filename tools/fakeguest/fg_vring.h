@@ -147,6 +147,7 @@ void fg_pvq_publish(struct fg_vq *vq);
 bool fg_pvq_need_kick(struct fg_vq *vq);
 int fg_pvq_get_used(struct fg_vq *vq, __u32 *cookie, __u32 *len);
 unsigned int fg_pvq_pending(const struct fg_vq *vq);
+__u16 fg_pvq_used_end(const struct fg_vq *vq);
 void fg_pvq_set_cb(struct fg_vq *vq, bool on, __u16 at);
 
 /* Endian helpers for ring and header fields. */
@@ -183,6 +184,11 @@ void fg_vq_kick_force(struct fg_vq *vq);
 int fg_vq_get_used(struct fg_vq *vq, __u32 *cookie, __u32 *len);
 /* Number of used entries published and not yet consumed. */
 unsigned int fg_vq_pending(const struct fg_vq *vq);
+/*
+ * Where the device's used entries end, mod 2^16: used->idx, or (packed)
+ * the slot after the last used chain.
+ */
+__u16 fg_vq_used_end(const struct fg_vq *vq);
 /*
  * Ask for a call on the next used entry (used_event or clearing
  * VRING_AVAIL_F_NO_INTERRUPT). Returns true if entries are already pending,

@@ -242,6 +242,10 @@ int fg_hostile_overlap_rings(struct fg_guest *g, unsigned int q, __u16 base)
 	__u64 gpa;
 	int ret;
 
+	if (g->dev.vq[q].packed) {
+		ret = fg_mem_alloc(&g->mem, 4, 4, FG_ALLOC_CONTIG, &gpa);
+		return ret ? ret : fg_guest_relocate_vq(g, q, gpa, gpa, 0);
+	}
 	/* avail at 2 mod 4 so that used = avail + 2 is 4-byte aligned. */
 	ret = fg_mem_alloc(&g->mem, 4 + fg_vring_used_size(num), 4,
 			   FG_ALLOC_CONTIG, &gpa);

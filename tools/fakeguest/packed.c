@@ -263,7 +263,7 @@ int fg_pvq_get_used(struct fg_vq *vq, __u32 *cookie, __u32 *len)
 }
 
 /* In order: the buffers a batch's descriptor covers count one by one. */
-static unsigned int fg_pvq_pending_in_order(const struct fg_vq *vq)
+static unsigned int fg_pvq_walk_in_order(const struct fg_vq *vq, __u16 *endp)
 {
 	int end = vq->batch_end;
 	__u16 pos = vq->used_pos, id, oid;
@@ -284,17 +284,21 @@ static unsigned int fg_pvq_pending_in_order(const struct fg_vq *vq)
 		if (oid == end)
 			end = -1;
 	}
+	*endp = pos;
 	return n;
 }
 
-/* Used descriptors waiting, found by walking the chains in flight. */
-unsigned int fg_pvq_pending(const struct fg_vq *vq)
+/*
+ * Used buffers waiting, found by walking the chains in flight; the slot
+ * after the last of them in *@endp.
+ */
+static unsigned int fg_pvq_walk(const struct fg_vq *vq, __u16 *endp)
 {
 	__u16 pos = vq->used_pos, id;
 	unsigned int n = 0;
 
 	if (vq->in_order)
-		return fg_pvq_pending_in_order(vq);
+		return fg_pvq_walk_in_order(vq, endp);
 	while (n < vq->inflight && fg_pvq_is_used(vq, pos)) {
 		id = le16toh(vq->pdesc[fg_slot(vq, pos)].id);
 		if (id >= vq->num || !vq->heads[id].busy)
@@ -302,7 +306,23 @@ unsigned int fg_pvq_pending(const struct fg_vq *vq)
 		pos += vq->heads[id].ndesc;
 		n++;
 	}
+	*endp = pos;
 	return n;
+}
+
+unsigned int fg_pvq_pending(const struct fg_vq *vq)
+{
+	__u16 end;
+
+	return fg_pvq_walk(vq, &end);
+}
+
+__u16 fg_pvq_used_end(const struct fg_vq *vq)
+{
+	__u16 end;
+
+	fg_pvq_walk(vq, &end);
+	return end;
 }
 
 /*

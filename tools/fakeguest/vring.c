@@ -348,6 +348,11 @@ unsigned int fg_vq_pending(const struct fg_vq *vq)
 	return (__u16)(fg_vq_used_idx(vq) - vq->last_used);
 }
 
+__u16 fg_vq_used_end(const struct fg_vq *vq)
+{
+	return vq->packed ? fg_pvq_used_end(vq) : fg_vq_used_idx(vq);
+}
+
 void fg_vq_order_add(struct fg_vq *vq, __u16 id)
 {
 	vq->order[(vq->order_head + vq->inflight) & (vq->num - 1)] = id;
