@@ -772,10 +772,9 @@ static void uffd_child(int pipe_fd, __u64 ring)
 	long psz = sysconf(_SC_PAGESIZE);
 	struct uffd_note note;
 	struct fg_rig rig;
+	struct fg_vq *vq;
 	__u64 one = 1;
 	void *page;
-
-	struct fg_vq *vq;
 
 	if (rig_up(&rig, FG_FEATURES_DEFAULT | ring, false, rig_id(9))) {
 		fprintf(stderr, "child rig: %s\n", rig.err);
