@@ -55,6 +55,9 @@ const char *fg_env_name(enum fg_backend kind)
 	return "?";
 }
 
+/* How long a veth may take to get its qdisc (linkwatch runs within 1 s). */
+#define FG_IF_UP_MS	5000
+
 static int fg_env_fail(char *err, size_t errlen, int ret, const char *what,
 		       const char *name)
 {
@@ -183,6 +186,10 @@ int fg_env_up(struct fg_env *e, enum fg_backend kind, unsigned int id,
 		ret = fg_if_up(e->ifname);
 		if (!ret)
 			ret = fg_if_up(e->peer);
+		if (!ret)
+			ret = fg_if_wait_up(e->ifname, FG_IF_UP_MS);
+		if (!ret)
+			ret = fg_if_wait_up(e->peer, FG_IF_UP_MS);
 		if (ret) {
 			fg_env_fail(err, errlen, ret, "bring up", e->ifname);
 			goto err;

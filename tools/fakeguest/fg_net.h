@@ -33,6 +33,12 @@ int fg_tap_set_vnet(int fd, int hdr_len, unsigned int offloads);
 /* Interface helpers; all return 0 or -errno unless noted. */
 int fg_if_index(const char *name);	/* > 0, or -errno */
 int fg_if_up(const char *name);
+/*
+ * Wait up to @ms for @name's operstate "up" (a veth once both ends are
+ * up): before it the device has no qdisc yet, and what is sent through
+ * it is dropped without a trace in its counters. 0 or -ETIMEDOUT.
+ */
+int fg_if_wait_up(const char *name, unsigned int ms);
 int fg_if_get_mac(const char *name, __u8 mac[6]);
 int fg_if_set_mac(const char *name, const __u8 mac[6]);
 int fg_if_set_mtu(const char *name, int mtu);

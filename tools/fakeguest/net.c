@@ -23,6 +23,7 @@
 #include <linux/veth.h>
 
 #include "fg_net.h"
+#include "fg_sys.h"
 
 static int fg_ifreq(unsigned long req, struct ifreq *ifr)
 {
@@ -116,23 +117,54 @@ void fg_if_no_ipv6(const char *name)
 	fg_write_file(path, "1");
 }
 
-long long fg_if_stat(const char *name, const char *stat)
+/* /sys/class/net/<name>/<file> into @buf, NUL-terminated; 0 or -errno. */
+static int fg_if_read(const char *name, const char *file, char *buf,
+		      size_t len)
 {
-	char path[160], buf[32];
+	char path[160];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", name,
-		 stat);
+	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", name, file);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, len - 1);
 	close(fd);
 	if (n <= 0)
 		return -EIO;
 	buf[n] = 0;
-	return strtoll(buf, NULL, 10);
+	return 0;
+}
+
+long long fg_if_stat(const char *name, const char *stat)
+{
+	char file[96], buf[32];
+	int ret;
+
+	snprintf(file, sizeof(file), "statistics/%s", stat);
+	ret = fg_if_read(name, file, buf, sizeof(buf));
+	return ret ? ret : strtoll(buf, NULL, 10);
+}
+
+int fg_if_wait_up(const char *name, unsigned int ms)
+{
+	unsigned int waited;
+	char buf[16];
+
+	for (waited = 0; ; waited += 10) {
+		/*
+		 * The kernel's linkwatch sets "up" and gives the device its
+		 * qdisc in one go under RTNL; SIOCSIFFLAGS takes RTNL too,
+		 * so once it returns the qdisc is there.
+		 */
+		if (!fg_if_read(name, "operstate", buf, sizeof(buf)) &&
+		    !strcmp(buf, "up\n"))
+			return fg_if_up(name);
+		if (waited >= ms)
+			return -ETIMEDOUT;
+		fg_sleep_ms(10);
+	}
 }
 
 int fg_tap_set_vnet(int fd, int hdr_len, unsigned int offloads)
