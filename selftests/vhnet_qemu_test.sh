@@ -763,11 +763,15 @@ check_migration() {	# SOURCE DESTINATION LABEL DEVOPTS
 	diag "$label: migration ended (status $rc) at $((SECONDS - t0)) s; transfer ${line:+done before it: $line}${line:-still running}"
 	[ $rc = 0 ] && [ -z "$line" ]
 	result $? "$label: migration completed while the transfer ran"
+	# Failed: the destination waits for a guest that never comes, and
+	# nothing below may wait for it (the attempt must end soon enough
+	# to be run again).
+	[ $rc = 0 ] || stuck=1
 	logw=$(nested_vhnet_sum "$pid" log_writes)
 	diag "$label: source vhnet: $(nested_stats "$pid" | awk '{ print $1, $2, $3, "log_writes", $(NF - 2), "log_errors", $NF }' | xargs)"
 	[ "${logw:-0}" -gt 0 ] && [ "$(nested_vhnet_sum "$pid" log_errors)" = 0 ]
 	result $? "$label: the source's vhnet logged dirty pages (log_writes ${logw:-0}), no log errors"
-	check_same_memory
+	[ $rc = 0 ] && check_same_memory
 	result $? "$label: the paused destination's memory equals the source's, page for page"
 	nested_hmp "$dst" cont
 
