@@ -27,7 +27,7 @@
 # WARNING, ...) in the guest's log. Exit status: 0 only if nothing failed.
 # Exception: a test VM that died of an int3 the emulator made up
 # (vm_stale_int3, vm_int3_loop) or of a cross-call it lost (vm_lost_ipi) before any
-# failure boots again, once per run (VHNET_FLAW_RETRIES=1); the summary
+# failure boots again, up to twice per kernel (VHNET_FLAW_RETRIES=2); the summary
 # line says so.
 set -uo pipefail
 # shellcheck source=tools/vm/lib.sh
@@ -51,9 +51,9 @@ fi
 
 total_pass=0 total_fail=0
 # A test VM killed by one of the outer QEMU's flaws (vm_flaw_retry_ok)
-# boots once more, once per kernel, if nothing had failed before it, and
-# runs the tests that had not ended by then.
-flaw_retries=${VHNET_FLAW_RETRIES:-1}
+# boots again, up to twice per kernel, if nothing had failed before it,
+# and runs the tests that had not ended by then.
+flaw_retries=${VHNET_FLAW_RETRIES:-2}
 summaries=() fail_ctx=()
 
 # The first line: which accelerator the VMs get, and why.
