@@ -221,7 +221,7 @@ choose() {
 }
 
 echo "TAP version 13"
-planned=75
+planned=79
 echo "1..$planned"
 
 # --- the accelerator choice ---------------------------------------------
@@ -557,6 +557,30 @@ rm "$tmp/flaw/results/setup-failures"
 cp "$tmp/int3-cc.console" "$tmp/flaw/console.log"
 ! vm_flaw_retry_ok "$tmp/flaw" >/dev/null
 ok $? "vm_flaw_retry_ok: only for vm_stale_int3"
+
+# vm_stack_guard_entry: as on 6.1 on 2026-12-07, in a nested guest's QEMU.
+guard_console() {	# FILE NESTED-LINE COMM RIP
+	printf '%s\r\n' '[    1.000000] vm: [1.00s] kernel 6.1, mode test' "$2" \
+		'vm: [5.10s] vhnet_a_test exited with status 0' \
+		'[   62.023974] BUG: TASK stack guard page was hit at 000000009187e6e7 (stack is 0..1)' \
+		'[   62.023974] stack guard page: 0000 [#1] PREEMPT SMP NOPTI' \
+		"[   62.023974] CPU: 0 PID: 6273 Comm: $3 Tainted: G           OE      6.1.0-57-amd64 #1" \
+		"[   62.023974] RIP: 0010:$4" \
+		'[   62.060124] Kernel panic - not syncing: corrupted stack end detected inside scheduler' >"$1"
+}
+guard_console "$tmp/flaw/console.log" '[   40.0] kvm: Nested Virtualization enabled' qemu-system-x86 'error_entry+0x1a/0x130'
+line=$(vm_flaw_retry_ok "$tmp/flaw")
+[ "$line" = "stack guard page hit in error_entry+0x1a/0x130 of qemu-system-x86 at 62.023974 s, nested guests running" ]
+ok $? "vm_stack_guard_entry: a QEMU thread's stack overflow in the entry code allows a retry: $line"
+guard_console "$tmp/flaw/console.log" '[   40.0] kvm: Nested Virtualization enabled' vhnet-6273 'error_entry+0x1a/0x130'
+! vm_flaw_retry_ok "$tmp/flaw" >/dev/null
+ok $? "vm_stack_guard_entry: not in another thread (a vhnet worker)"
+guard_console "$tmp/flaw/console.log" '[   40.0] kvm: Nested Virtualization enabled' qemu-system-x86 'vhnet_tx+0x28/0x450 [vhnet]'
+! vm_flaw_retry_ok "$tmp/flaw" >/dev/null
+ok $? "vm_stack_guard_entry: not outside the entry code"
+guard_console "$tmp/flaw/console.log" '[    2.0] ok' qemu-system-x86 'error_entry+0x1a/0x130'
+! vm_flaw_retry_ok "$tmp/flaw" >/dev/null
+ok $? "vm_stack_guard_entry: not without nested guests"
 
 # --- tools/bench/report.pl: ratios, intervals and verdicts ---------------
 # real-raw.csv lines; ROUNDS rounds; vhnet's value per round from VH, the
